@@ -1,0 +1,280 @@
+"""Typed settings: a YAML file plus ``ALLORA_BOT__SECTION__KEY`` environment overrides.
+
+Every model forbids unknown keys, so a typo names the offending field path. Secrets never live here: the config names
+the environment variable or keystore file that holds them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+ENV_PREFIX = "ALLORA_BOT"
+ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with the field path in the message."""
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False, validate_assignment=True)
+
+
+def _check_address(value: str | None) -> str | None:
+    if value is None:
+        return value
+    if not ADDRESS_RE.match(value):
+        raise ValueError(f"not an address: {value!r} (expected 0x followed by 40 hex digits)")
+    return value
+
+
+class ChainConfig(Model):
+    chain_id: int = Field(gt=0)
+    rpc_urls: list[str] = Field(min_length=1)
+    poa: bool = False  # inject the extra-data middleware (BSC and other PoA chains)
+    mainnet: bool = False  # live trading here needs risk.confirm_mainnet
+    request_timeout: float = Field(default=10.0, gt=0)
+    native_symbol: str = "ETH"
+
+
+class MarketConfig(Model):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    chain: str
+    dialect: Literal["v2", "v3", "ai"]
+    address: str
+    abi: str | None = None  # path to an ABI file overriding the dialect's default (e.g. BSC "V2.1" markets)
+    topic: str | None = None  # name of an allora topic in allora.topics
+    price_decimals: int = Field(default=8, ge=0, le=36)
+    enabled: bool = True
+
+    _addr = field_validator("address")(_check_address)
+
+
+class TopicConfig(Model):
+    name: str
+    topic_id: int = Field(ge=0)
+    kind: Literal["log-return", "price", "classification"] = "log-return"
+    horizon_seconds: int = Field(default=300, gt=0)
+    asset: str = "BTC"
+    poll_seconds: float = Field(default=30.0, gt=0)
+    labels: list[str] = Field(default_factory=lambda: ["up", "down"])
+    volatility: float = Field(default=0.0015, gt=0)  # per-horizon sigma of the log-return, when no intervals are served
+
+
+class SignatureConfig(Model):
+    required: bool = True
+    trusted_signers: list[str] = Field(default_factory=list)
+    consumer_address: str = "0x8E45fbef38DaC54e32AfB27AC8cBab30E6818ce6"
+    consumer_chain_id: int = 11155111
+
+    @field_validator("trusted_signers")
+    @classmethod
+    def _signers(cls, value: list[str]) -> list[str]:
+        for item in value:
+            _check_address(item)
+        return value
+
+
+class AlloraConfig(Model):
+    source: Literal["api", "rpc", "replay"] = "api"
+    api_url: str = "https://api.allora.network/v2"
+    api_key_env: str = "ALLORA_API_KEY"
+    chain_slug: str = "ethereum-11155111"
+    network: str = "allora-testnet-1"
+    rpc_url: str | None = None  # rest+http(s)://... or grpc+https://...
+    emissions_version: Literal["v9", "v10"] = "v10"
+    max_age_seconds: int = Field(default=600, gt=0)
+    max_future_seconds: int = Field(default=300, ge=0)
+    max_jump: float = Field(default=0.2, gt=0)  # largest |predicted return| accepted
+    signature: SignatureConfig = Field(default_factory=SignatureConfig)
+    topics: list[TopicConfig] = Field(default_factory=list)
+
+
+class StrategyConfig(Model):
+    name: str = "edge"
+    file: str | None = None  # a user strategy: path to a .py file defining `class_name`
+    class_name: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class RiskConfig(Model):
+    max_stake_per_bet_wei: int = Field(default=10**17, gt=0)
+    max_stake_per_day_wei: int = Field(default=10**18, gt=0)
+    max_daily_loss_wei: int = Field(default=5 * 10**17, gt=0)
+    pause_after_losses: int = Field(default=6, ge=0)
+    min_pool_wei: int = Field(default=0, ge=0)
+    bankroll_fraction: float = Field(default=0.1, gt=0, le=1)
+    kill_switch_file: str = "data/KILL"
+    confirm_mainnet: bool = False
+
+
+class GasConfig(Model):
+    mode: Literal["legacy", "eip1559"] = "eip1559"
+    floor_gwei: Decimal = Decimal("0.05")
+    ceiling_gwei: Decimal = Decimal("50")
+    priority_gwei: Decimal = Decimal("0.1")
+    bump_percent: int = Field(default=15, ge=10)
+    gas_limit: int = Field(default=250_000, gt=21_000)
+
+
+class ExecutionConfig(Model):
+    lead_seconds: float = Field(default=4.0, gt=0)
+    confirmations: int = Field(default=1, ge=0)
+    claim_interval_seconds: float = Field(default=60.0, gt=0)
+    claim_batch_size: int = Field(default=20, gt=0)
+    gas: GasConfig = Field(default_factory=GasConfig)
+
+
+class WalletConfig(Model):
+    keystore: str | None = None  # eth-account v3 keyfile
+    password_env: str = "ALLORA_BOT_KEYSTORE_PASSWORD"
+    private_key_env: str = "ALLORA_BOT_PRIVATE_KEY"
+
+
+class TruthConfig(Model):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8088, ge=0, le=65535)
+    exchange: str = "binance"
+    symbol: str = "BTC/USDT"
+
+
+class Settings(Model):
+    mode: Literal["paper", "live"] = "paper"
+    database_url: str = "sqlite:///data/bot.db"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    chains: dict[str, ChainConfig] = Field(default_factory=dict)
+    markets: list[MarketConfig] = Field(default_factory=list)
+    allora: AlloraConfig = Field(default_factory=AlloraConfig)
+    strategy: StrategyConfig = Field(default_factory=StrategyConfig)
+    risk: RiskConfig = Field(default_factory=RiskConfig)
+    execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
+    wallet: WalletConfig = Field(default_factory=WalletConfig)
+    truth: TruthConfig = Field(default_factory=TruthConfig)
+
+    @model_validator(mode="after")
+    def _cross_refs(self) -> Settings:
+        topics = {t.name for t in self.allora.topics}
+        names: set[str] = set()
+        for i, market in enumerate(self.markets):
+            if market.chain not in self.chains:
+                raise ValueError(f"markets.{i}.chain: unknown chain {market.chain!r} (known: {sorted(self.chains)})")
+            if market.topic is not None and market.topic not in topics:
+                raise ValueError(f"markets.{i}.topic: unknown topic {market.topic!r} (known: {sorted(topics)})")
+            if market.name in names:
+                raise ValueError(f"markets.{i}.name: duplicate market name {market.name!r}")
+            names.add(market.name)
+        return self
+
+    def market(self, name: str) -> MarketConfig:
+        for market in self.markets:
+            if market.name == name:
+                return market
+        raise ConfigError(f"unknown market {name!r} (configured: {', '.join(m.name for m in self.markets) or 'none'})")
+
+    def topic(self, name: str) -> TopicConfig:
+        for topic in self.allora.topics:
+            if topic.name == name:
+                return topic
+        raise ConfigError(f"unknown topic {name!r}")
+
+
+def _set_path(tree: dict[str, Any], path: list[str], value: Any) -> None:
+    node: Any = tree
+    for key in path[:-1]:
+        if isinstance(node, list):
+            node = node[int(key)]
+            continue
+        if key not in node or not isinstance(node[key], dict | list):
+            node[key] = {}
+        node = node[key]
+    last = path[-1]
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+def apply_env_overrides(tree: dict[str, Any], environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """``ALLORA_BOT__EXECUTION__LEAD_SECONDS=3`` sets ``execution.lead_seconds``; values are parsed as YAML scalars."""
+    env = os.environ if environ is None else environ
+    prefix = ENV_PREFIX + "__"
+    for key, raw in sorted(env.items()):
+        if not key.startswith(prefix):
+            continue
+        path = [part.lower() for part in key[len(prefix) :].split("__") if part]
+        if not path:
+            continue
+        try:
+            value = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError:
+            value = raw
+        try:
+            _set_path(tree, path, value)
+        except (IndexError, ValueError, TypeError) as exc:
+            raise ConfigError(f"{key}: cannot apply override ({exc})") from None
+    return tree
+
+
+def _format_errors(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        path = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        lines.append(f"{path}: {msg}")
+    return "invalid config: " + "; ".join(lines)
+
+
+def parse_settings(tree: dict[str, Any]) -> Settings:
+    try:
+        return Settings.model_validate(tree)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc)) from None
+
+
+def load_settings(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Load the YAML file (``config/devnet.yaml`` when not given), apply env overrides, validate."""
+    tree: dict[str, Any] = {}
+    if path is not None:
+        file = Path(path)
+        if not file.is_file():
+            raise ConfigError(f"config file not found: {file}")
+        try:
+            loaded = yaml.safe_load(file.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{file}: not valid YAML ({exc})") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{file}: top level must be a mapping")
+        tree = loaded
+    return parse_settings(apply_env_overrides(tree, environ))
+
+
+SECRET_KEYS = ("key", "password", "secret", "token")
+
+
+def redacted(settings: Settings) -> dict[str, Any]:
+    """The effective config as a plain dict, with anything that looks secret masked (``config show``)."""
+    data = settings.model_dump(mode="json")
+
+    def walk(node: Any, key: str = "") -> Any:
+        if isinstance(node, dict):
+            return {k: walk(v, k) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, key) for v in node]
+        if isinstance(node, str) and any(s in key.lower() for s in SECRET_KEYS) and not key.endswith("_env"):
+            return "***"
+        if isinstance(node, str) and "@" in node and "://" in node:  # URL with credentials
+            return re.sub(r"//[^@/]+@", "//***@", node)
+        return node
+
+    result = walk(data)
+    assert isinstance(result, dict)
+    return result

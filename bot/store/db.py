@@ -1,0 +1,90 @@
+"""Engine and session factory. One declarative ``Base`` for every model module in ``bot.store``.
+
+Conventions for model modules (``bot/store/<area>.py``): subclass ``Base``; wei amounts as ``WeiType`` (exact, stored as
+decimal text so values above 2**63 survive SQLite); timestamps as unix seconds ``int``; pass sessions explicitly
+(``with session_scope(factory) as s: ...`` = one DB transaction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import String, TypeDecorator, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class WeiType(TypeDecorator[int]):
+    """An exact non-negative or negative integer of any size, stored as text."""
+
+    impl = String(80)
+    cache_ok = True
+
+    def process_bind_param(self, value: int | None, dialect: Any) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"wei must be int, got {type(value).__name__}")
+        return str(value)
+
+    def process_result_value(self, value: str | None, dialect: Any) -> int | None:
+        return None if value is None else int(value)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def make_engine(url: str, *, create: bool = True) -> Engine:
+    """Create an engine; for SQLite, make the parent folder and enable WAL + synchronous=FULL."""
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    if create:
+        import_all_models()
+        Base.metadata.create_all(engine)
+    return engine
+
+
+def import_all_models() -> None:
+    """Import every model module so ``Base.metadata`` knows all tables."""
+    import importlib
+    import pkgutil
+
+    import bot.store as pkg
+
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if info.name not in ("db",):
+            importlib.import_module(f"bot.store.{info.name}")
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False, future=True)
+
+
+@contextmanager
+def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One DB transaction: commit on success, roll back on error."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
