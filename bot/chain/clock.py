@@ -1,0 +1,49 @@
+"""Chain time: what ``block.timestamp`` the next block will carry, and the betting-window rule in one place."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from web3 import Web3
+
+
+def latest_block_time(w3: Web3) -> int:
+    return int(w3.eth.get_block("latest")["timestamp"])
+
+
+def in_betting_window(start_ts: int, lock_ts: int, block_ts: int) -> bool:
+    """The contracts accept a bet only while ``start < block.timestamp < lock`` — strict on both ends."""
+    return start_ts < block_ts < lock_ts
+
+
+def last_bettable_second(lock_ts: int) -> int:
+    """The last block timestamp that can carry a bet."""
+    return lock_ts - 1
+
+
+@dataclass
+class ChainClock:
+    """Estimates chain time from the latest block and the local clock (offset measured at each sync)."""
+
+    w3: Web3
+    wall: Callable[[], float] = time.time
+    offset: float = 0.0
+    synced_at: float = 0.0
+
+    def sync(self) -> float:
+        block_ts = latest_block_time(self.w3)
+        now = self.wall()
+        # block_ts is whole seconds and lags the wall clock by up to a block interval; never run ahead of the chain
+        self.offset = block_ts - now
+        self.synced_at = now
+        return self.offset
+
+    def now(self) -> float:
+        """Best estimate of the chain's current time."""
+        return self.wall() + self.offset
+
+    def skew(self) -> float:
+        """Local clock minus chain time, seconds (positive: we run ahead)."""
+        return -self.offset

@@ -1,0 +1,37 @@
+"""Build a web3 connection from config and guard the chain id."""
+
+from __future__ import annotations
+
+from web3 import Web3
+from web3.middleware import ExtraDataToPOAMiddleware
+
+from bot.chain.rpc import FailoverPolicy, FailoverProvider
+from bot.config import ChainConfig
+from bot.errors import WrongChainError
+
+
+def connect(chain: ChainConfig, *, check_chain_id: bool = True, policy: FailoverPolicy | None = None) -> Web3:
+    """A web3 over every configured RPC URL (failover), with the PoA middleware where the chain needs it.
+
+    Raises ``WrongChainError`` if the node's chain id differs from the config (we never act on the wrong chain).
+    """
+    policy = policy or FailoverPolicy(timeout=chain.request_timeout)
+    w3 = Web3(FailoverProvider(list(chain.rpc_urls), policy))
+    if chain.poa:
+        w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+    if check_chain_id:
+        ensure_chain_id(w3, chain.chain_id)
+    return w3
+
+
+def ensure_chain_id(w3: Web3, expected: int) -> None:
+    actual = int(w3.eth.chain_id)
+    if actual != expected:
+        raise WrongChainError(expected, actual)
+
+
+def provider_of(w3: Web3) -> FailoverProvider:
+    provider = w3.provider
+    if not isinstance(provider, FailoverProvider):
+        raise TypeError("this web3 was not built by bot.chain.connect")
+    return provider

@@ -1,0 +1,204 @@
+"""A JSON-RPC provider over several HTTP endpoints with health tracking and failover.
+
+Reads go to the first healthy endpoint and fail over on transport errors (timeouts, refused connections, HTTP 5xx/429,
+malformed or truncated bodies). JSON-RPC error *responses* (reverts, "nonce too low") are answers, not faults, and are
+returned as they are. A signed transaction is broadcast to every healthy endpoint (``broadcast``). Retries are bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from web3.providers import HTTPProvider, JSONBaseProvider
+from web3.types import RPCEndpoint, RPCResponse
+
+from bot.errors import TemporaryError
+
+log = logging.getLogger(__name__)
+
+TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
+    requests.RequestException,
+    ConnectionError,
+    TimeoutError,
+    ValueError,  # json decode errors of malformed / truncated bodies
+    UnicodeDecodeError,
+)
+
+
+@dataclass
+class EndpointHealth:
+    url: str
+    ok: int = 0
+    failures: int = 0
+    consecutive_failures: int = 0
+    down_until: float = 0.0
+    last_error: str = ""
+
+    def healthy(self, now: float) -> bool:
+        return now >= self.down_until
+
+
+@dataclass
+class FailoverPolicy:
+    rounds: int = 3  # passes over all endpoints before giving up
+    backoff: float = 0.05  # seconds, doubled per pass
+    cooldown: float = 2.0  # seconds an endpoint is skipped after a failure (doubled while it keeps failing, capped)
+    max_cooldown: float = 30.0
+    timeout: float = 10.0
+
+
+def _redact_url(url: str) -> str:
+    """Hide API keys embedded in RPC URLs (path segments or credentials) from logs."""
+    if "@" in url:
+        url = url.split("//", 1)[0] + "//***@" + url.split("@", 1)[1]
+    parts = url.split("/")
+    return "/".join(p if len(p) < 24 else p[:4] + "…" for p in parts)
+
+
+class FailoverProvider(JSONBaseProvider):
+    """web3 provider that fails over between ``urls`` (first is primary)."""
+
+    def __init__(
+        self,
+        urls: list[str],
+        policy: FailoverPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        if not urls:
+            raise ValueError("at least one RPC URL is required")
+        self.policy = policy or FailoverPolicy()
+        self._providers = [
+            HTTPProvider(u, request_kwargs={"timeout": self.policy.timeout}, exception_retry_configuration=None)
+            for u in urls
+        ]
+        self.health = [EndpointHealth(u) for u in urls]
+        self._sleep = sleep
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def __str__(self) -> str:
+        return "FailoverProvider(" + ", ".join(_redact_url(h.url) for h in self.health) + ")"
+
+    # -- health ---------------------------------------------------------------------------------------------------
+    def _order(self) -> list[int]:
+        now = self._clock()
+        with self._lock:
+            healthy = [i for i, h in enumerate(self.health) if h.healthy(now)]
+            sick = sorted((i for i, h in enumerate(self.health) if not h.healthy(now)), key=lambda i: self.health[i].down_until)
+        return healthy + sick
+
+    def _mark_ok(self, i: int) -> None:
+        with self._lock:
+            h = self.health[i]
+            h.ok += 1
+            h.consecutive_failures = 0
+            h.down_until = 0.0
+
+    def _mark_failed(self, i: int, exc: BaseException) -> None:
+        with self._lock:
+            h = self.health[i]
+            h.failures += 1
+            h.consecutive_failures += 1
+            cooldown = min(self.policy.cooldown * 2 ** (h.consecutive_failures - 1), self.policy.max_cooldown)
+            h.down_until = self._clock() + cooldown
+            h.last_error = f"{type(exc).__name__}: {str(exc)[:120]}"
+        log.warning("rpc endpoint %s failed (%s)", _redact_url(h.url), h.last_error)
+
+    # -- requests -------------------------------------------------------------------------------------------------
+    def _call(self, i: int, method: RPCEndpoint, params: Any) -> RPCResponse:
+        response = self._providers[i].make_request(method, params)
+        if not isinstance(response, dict) or ("result" not in response and "error" not in response):
+            raise ValueError(f"malformed JSON-RPC response: {str(response)[:80]}")
+        err = response.get("error")
+        if isinstance(err, dict) and err.get("code") in (-32005, 429, -32603) and "revert" not in str(err.get("message")):
+            # rate limited / internal server error reported in-band: a fault of this endpoint, not an answer
+            raise requests.HTTPError(f"in-band rpc error {err.get('code')}: {str(err.get('message'))[:80]}")
+        return response
+
+    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        last: BaseException | None = None
+        for attempt in range(self.policy.rounds):
+            for i in self._order():
+                try:
+                    response = self._call(i, method, params)
+                except TRANSPORT_ERRORS as exc:
+                    self._mark_failed(i, exc)
+                    last = exc
+                    continue
+                self._mark_ok(i)
+                return response
+            self._sleep(self.policy.backoff * 2**attempt)
+        raise TemporaryError(f"all RPC endpoints failed for {method}: {type(last).__name__}: {str(last)[:160]}")
+
+    def make_batch_request(self, batch_requests: list[tuple[RPCEndpoint, Any]]) -> list[RPCResponse] | RPCResponse:
+        last: BaseException | None = None
+        for attempt in range(self.policy.rounds):
+            for i in self._order():
+                try:
+                    response = self._providers[i].make_batch_request(batch_requests)
+                    if not isinstance(response, list):
+                        raise ValueError(f"batch answered with a single response: {str(response)[:80]}")
+                except TRANSPORT_ERRORS as exc:
+                    self._mark_failed(i, exc)
+                    last = exc
+                    continue
+                self._mark_ok(i)
+                return response
+            self._sleep(self.policy.backoff * 2**attempt)
+        raise TemporaryError(f"all RPC endpoints failed for a batch: {type(last).__name__}: {str(last)[:160]}")
+
+    def broadcast(self, raw_tx: bytes) -> list[RPCResponse]:
+        """Send a signed transaction to every endpoint; return every answer received (transport failures skipped)."""
+        answers: list[RPCResponse] = []
+        errors: list[str] = []
+        params = ["0x" + raw_tx.hex()]
+        for i in self._order():
+            try:
+                answers.append(self._call(i, RPCEndpoint("eth_sendRawTransaction"), params))
+                self._mark_ok(i)
+            except TRANSPORT_ERRORS as exc:
+                self._mark_failed(i, exc)
+                errors.append(f"{type(exc).__name__}")
+        if not answers:
+            raise TemporaryError(f"broadcast reached no RPC endpoint ({', '.join(errors)})")
+        return answers
+
+    def is_connected(self, show_traceback: bool = False) -> bool:
+        try:
+            self.make_request(RPCEndpoint("web3_clientVersion"), [])
+            return True
+        except TemporaryError:
+            return False
+
+
+@dataclass
+class HealthReport:
+    endpoints: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, provider: FailoverProvider) -> HealthReport:
+        now = time.monotonic()
+        return cls(
+            [
+                {
+                    "url": _redact_url(h.url),
+                    "healthy": h.healthy(now),
+                    "ok": h.ok,
+                    "failures": h.failures,
+                    "last_error": h.last_error,
+                }
+                for h in provider.health
+            ]
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(self.endpoints)

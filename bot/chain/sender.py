@@ -1,0 +1,228 @@
+"""Sign, journal, broadcast and watch transactions.
+
+Every signed transaction is committed to the journal (``TxAttempt``) before it is broadcast, so a crash at any point
+leaves a record from which recovery can find it on chain. Only bet, claim and approve transactions to configured
+contracts are ever signed here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
+from sqlalchemy.orm import Session, sessionmaker
+from web3 import Web3
+from web3.exceptions import TransactionNotFound, Web3RPCError
+
+from bot.chain.gas import Fees, GasPolicy
+from bot.chain.nonce import NonceManager
+from bot.chain.rpc import FailoverProvider
+from bot.errors import OperationalError, TemporaryError
+from bot.markets.base import TxRequest
+from bot.store.db import session_scope
+from bot.store.journal import TxAttempt
+
+log = logging.getLogger(__name__)
+
+ALLOWED_KINDS = frozenset({"bet", "claim", "approve"})
+ALREADY_KNOWN = ("already known", "known transaction", "already imported", "alreadyknown")
+NONCE_TOO_LOW = ("nonce too low", "nonce is too low", "invalid nonce", "oldnonce")
+UNDERPRICED = ("underpriced", "fee too low", "replacement transaction")
+
+
+@dataclass
+class Broadcast:
+    attempt_id: int
+    tx_hash: str
+    nonce: int
+    fees: Fees
+    handed_at: float
+    outcome: str  # sent | known | nonce-too-low | rejected
+    error: str = ""
+
+
+@dataclass
+class Receipt:
+    tx_hash: str
+    status: int
+    block_number: int
+    gas_used: int
+    gas_cost_wei: int
+
+
+class TxSender:
+    def __init__(
+        self,
+        w3: Web3,
+        account: LocalAccount,
+        sessions: sessionmaker[Session],
+        gas: GasPolicy,
+        allowed_targets: Iterable[str],
+        chain_id: int,
+        gas_limit: int = 250_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.w3 = w3
+        self.account = account
+        self.address = str(account.address)
+        self.sessions = sessions
+        self.gas = gas
+        self.allowed_targets = {t.lower() for t in allowed_targets}
+        self.chain_id = chain_id
+        self.gas_limit = gas_limit
+        self.nonces = NonceManager(w3)
+        self.clock = clock
+        self._fees: Fees | None = None
+        self._fees_at = 0.0
+
+    # -- fees -------------------------------------------------------------------------------------------------------
+    def fees(self, max_age: float = 2.0) -> Fees:
+        """Cached suggestion (refreshed every ``max_age`` seconds) so the hot path makes no fee RPC."""
+        now = self.clock()
+        if self._fees is None or now - self._fees_at > max_age:
+            self._fees = self.gas.fees(self.w3)
+            self._fees_at = now
+        return self._fees
+
+    def warm(self) -> None:
+        """Prefetch the nonce and fee suggestion (keeps RPC round-trips out of the bet's critical path)."""
+        self.nonces.sync(self.address)
+        self.fees(max_age=0)
+
+    # -- signing ----------------------------------------------------------------------------------------------------
+    def _check(self, tx: TxRequest) -> None:
+        if tx.kind not in ALLOWED_KINDS:
+            raise OperationalError(f"refusing to send a {tx.kind!r} transaction: only bet, claim and approve are allowed")
+        if tx.to.lower() not in self.allowed_targets:
+            raise OperationalError(f"refusing to send to {tx.to}: not a configured contract")
+
+    def sign(self, tx: TxRequest, nonce: int, fees: Fees, gas_limit: int | None = None) -> tuple[bytes, str]:
+        self._check(tx)
+        fields: dict[str, Any] = {
+            "to": Web3.to_checksum_address(tx.to),
+            "data": tx.data,
+            "value": tx.value,
+            "gas": gas_limit or self.gas_limit,
+            "nonce": nonce,
+            "chainId": self.chain_id,
+            **fees.tx_fields(),
+        }
+        if not fees.legacy:
+            fields["type"] = 2
+        signed = self.account.sign_transaction(fields)
+        return bytes(signed.raw_transaction), "0x" + bytes(signed.hash).hex()
+
+    def journal_attempt(
+        self, tx: TxRequest, market: str, nonce: int, fees: Fees, intent_id: int | None = None, gas_limit: int | None = None
+    ) -> tuple[int, bytes, str]:
+        """Sign and commit the attempt (status ``signed``) — before any broadcast."""
+        raw, tx_hash = self.sign(tx, nonce, fees, gas_limit)
+        with session_scope(self.sessions) as s:
+            attempt = TxAttempt(
+                intent_id=intent_id,
+                kind=tx.kind,
+                market=market,
+                account=self.address,
+                nonce=nonce,
+                tx_hash=tx_hash,
+                raw_tx=raw.hex(),
+                epochs=",".join(str(e) for e in tx.epochs),
+                max_fee_wei=fees.ceiling_cost_per_gas,
+                priority_fee_wei=fees.priority_fee,
+            )
+            s.add(attempt)
+            if intent_id is not None:
+                from bot.store.journal import Intent, IntentState
+
+                intent = s.get(Intent, intent_id)
+                if intent is not None:
+                    intent.set_state(IntentState.SIGNED)
+                    intent.tx_hash = tx_hash
+            s.flush()
+            return attempt.id, raw, tx_hash
+
+    # -- broadcast --------------------------------------------------------------------------------------------------
+    def broadcast_raw(self, raw: bytes) -> tuple[str, str]:
+        """Send to every endpoint. Returns (outcome, error text)."""
+        provider = self.w3.provider
+        try:
+            if isinstance(provider, FailoverProvider):
+                answers = provider.broadcast(raw)
+                errors = [str(a.get("error", {}).get("message", "")) for a in answers if "error" in a]
+                if len(errors) < len(answers):
+                    return "sent", ""
+                text = "; ".join(errors)
+            else:
+                self.w3.eth.send_raw_transaction(HexBytes(raw))
+                return "sent", ""
+        except Web3RPCError as exc:
+            text = str(exc)
+        low = text.lower()
+        if any(k in low for k in ALREADY_KNOWN):
+            return "known", text
+        if any(k in low for k in NONCE_TOO_LOW):
+            return "nonce-too-low", text
+        return "rejected", text
+
+    def mark_attempt(self, attempt_id: int, status: str) -> None:
+        with session_scope(self.sessions) as s:
+            attempt = s.get(TxAttempt, attempt_id)
+            if attempt is not None:
+                attempt.status = status
+
+    # -- receipts ---------------------------------------------------------------------------------------------------
+    def receipt(self, tx_hash: str) -> Receipt | None:
+        try:
+            r = self.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+        except TransactionNotFound:
+            return None
+        except TemporaryError:
+            return None
+        if r is None or r.get("blockNumber") is None:
+            return None
+        price = int(r.get("effectiveGasPrice", 0) or 0)
+        gas_used = int(r["gasUsed"])
+        return Receipt(tx_hash, int(r["status"]), int(r["blockNumber"]), gas_used, gas_used * price)
+
+    def send(self, tx: TxRequest, market: str) -> tuple[str, Receipt | None]:
+        """Simple path for claims and approvals: journal, broadcast, wait (bounded) for the receipt."""
+        nonce = self.nonces.reserve(self.address)
+        fees = self.fees()
+        attempt_id, raw, tx_hash = self.journal_attempt(tx, market, nonce, fees, gas_limit=max(self.gas_limit, 80_000 + 40_000 * len(tx.epochs)))
+        outcome, err = self.broadcast_raw(raw)
+        if outcome == "nonce-too-low":
+            self.nonces.resync(self.address)
+            if self.receipt(tx_hash) is None:
+                self.mark_attempt(attempt_id, "failed")
+                raise TemporaryError(f"nonce {nonce} already used; resynced ({err[:80]})")
+        elif outcome == "rejected":
+            self.mark_attempt(attempt_id, "failed")
+            self.nonces.resync(self.address)
+            raise TemporaryError(f"{tx.kind} rejected by the node: {err[:160]}")
+        self.mark_attempt(attempt_id, "sent")
+        receipt = self.wait(tx_hash, timeout=30.0)
+        if receipt is not None:
+            self.finish_attempt(attempt_id, receipt)
+        return tx_hash, receipt
+
+    def wait(self, tx_hash: str, timeout: float, poll: float = 0.05) -> Receipt | None:
+        deadline = time.monotonic() + timeout
+        while True:
+            receipt = self.receipt(tx_hash)
+            if receipt is not None or time.monotonic() >= deadline:
+                return receipt
+            time.sleep(poll)
+
+    def finish_attempt(self, attempt_id: int, receipt: Receipt) -> None:
+        with session_scope(self.sessions) as s:
+            attempt = s.get(TxAttempt, attempt_id)
+            if attempt is not None:
+                attempt.status = "mined"
+                attempt.receipt_status = receipt.status
+                attempt.block_number = receipt.block_number
+                attempt.gas_cost_wei = receipt.gas_cost_wei

@@ -1,0 +1,1 @@
+"""The engine: decision loop, risk limits, executors (live and paper), scheduler jobs."""

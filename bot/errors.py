@@ -1,0 +1,35 @@
+"""Error taxonomy that drives behaviour (translate web3/ccxt/allora-sdk errors into these at the adapter edge).
+
+- TemporaryError: retry later (timeouts, 5xx, 429, dropped connections).
+- OperationalError: needs a human — stop and say so (wrong chain, wrong contract, missing key, bad config).
+- RevertError: an expected contract outcome to record (e.g. "Round not bettable"), never retried blindly.
+"""
+
+from __future__ import annotations
+
+
+class BotError(Exception):
+    """Base class for every error the bot raises on purpose."""
+
+
+class TemporaryError(BotError):
+    """Transient: retry with backoff."""
+
+
+class OperationalError(BotError):
+    """Needs a human: stop acting and explain."""
+
+
+class WrongChainError(OperationalError):
+    def __init__(self, expected: int, actual: int) -> None:
+        super().__init__(f"connected to chain id {actual}, but the config expects {expected}: refusing to act")
+        self.expected = expected
+        self.actual = actual
+
+
+class RevertError(BotError):
+    """A contract call reverted with ``reason`` (the revert string, or a short description)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -1,0 +1,270 @@
+"""The market adapter: reads rounds, ledgers and parameters, and builds bet/claim/approve transactions.
+
+One class serves every dialect; what differs lives in ``DialectSpec``. Reads that fan out over epochs are batched
+(JSON-RPC batch). Transactions are returned as ``TxRequest`` (to, data, value): signing and sending is the executor's job.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_utils import to_checksum_address
+from web3 import Web3
+from web3.contract import Contract
+from web3.exceptions import ContractLogicError, Web3RPCError
+
+from bot.domain import LedgerEntry, MarketParams, Position, Round, RoundStatus
+from bot.errors import RevertError
+from bot.markets.dialects import DialectSpec, dialect_for
+from bot.payout import round_status
+
+ROUND_ATTRS = {
+    "epoch": "epoch",
+    "startTimestamp": "start_timestamp",
+    "lockTimestamp": "lock_timestamp",
+    "closeTimestamp": "close_timestamp",
+    "lockPrice": "lock_price",
+    "closePrice": "close_price",
+    "lockOracleId": "lock_oracle_id",
+    "closeOracleId": "close_oracle_id",
+    "totalAmount": "total_amount",
+    "bullAmount": "bull_amount",
+    "bearAmount": "bear_amount",
+    "rewardBaseCalAmount": "reward_base_cal_amount",
+    "rewardAmount": "reward_amount",
+    "oracleCalled": "oracle_called",
+    "AIPrice": "ai_price",
+}
+
+
+@dataclass(frozen=True)
+class TxRequest:
+    """An unsigned call to a configured contract. ``kind`` is one of bet, claim, approve."""
+
+    to: str
+    data: str
+    value: int
+    kind: str
+    epochs: tuple[int, ...] = ()
+    position: Position | None = None
+    amount: int = 0
+
+    def as_call(self, sender: str) -> dict[str, Any]:
+        return {"from": sender, "to": self.to, "data": self.data, "value": self.value}
+
+
+def revert_reason(exc: BaseException) -> str:
+    """The revert string of a failed call/estimate, e.g. "Round not bettable"."""
+    text = str(exc.args[0]) if exc.args else str(exc)
+    if isinstance(exc, ContractLogicError) and exc.message:
+        text = exc.message
+    for prefix in ("execution reverted: ", "execution reverted:", "VM Exception while processing transaction: revert "):
+        if prefix in text:
+            text = text.split(prefix, 1)[1]
+            break
+    return text.strip().strip("'\"") or "execution reverted"
+
+
+def load_abi(path: Path) -> list[dict[str, Any]]:
+    data = json.loads(path.read_text())
+    if isinstance(data, dict) and "abi" in data:
+        data = data["abi"]
+    if not isinstance(data, list):
+        raise ValueError(f"{path}: not an ABI (expected a JSON list or an object with 'abi')")
+    return data
+
+
+class PredictionMarket:
+    """Adapter for one prediction contract."""
+
+    def __init__(
+        self,
+        w3: Web3,
+        address: str,
+        spec: DialectSpec,
+        abi: list[dict[str, Any]] | None = None,
+        name: str = "",
+    ) -> None:
+        self.w3 = w3
+        self.spec = spec
+        self.name = name or spec.name
+        self.address = to_checksum_address(address)
+        self.abi = abi if abi is not None else load_abi(spec.abi_path())
+        self.contract: Contract = w3.eth.contract(address=self.address, abi=self.abi)
+        self._params: MarketParams | None = None
+
+    # -- reads ----------------------------------------------------------------------------------------------------
+    def current_epoch(self, block: str | int = "latest") -> int:
+        return int(self.contract.functions.currentEpoch().call(block_identifier=block))
+
+    def _decode_round(self, epoch: int, raw: Sequence[Any]) -> Round:
+        fields = dict(zip(self.spec.round_fields, raw, strict=True))
+        kwargs: dict[str, Any] = {"epoch": epoch}
+        for key, value in fields.items():
+            attr = ROUND_ATTRS.get(key)
+            if attr is None or attr == "epoch":
+                continue
+            kwargs[attr] = bool(value) if attr == "oracle_called" else int(value)
+        if not self.spec.ai_positions:
+            kwargs.pop("ai_price", None)
+        return Round(**kwargs)
+
+    def round(self, epoch: int, block: str | int = "latest") -> Round:
+        return self._decode_round(epoch, self.contract.functions.rounds(epoch).call(block_identifier=block))
+
+    def rounds(self, epochs: Sequence[int], batch_size: int = 200) -> list[Round]:
+        """Several rounds, read with JSON-RPC batches of ``batch_size`` calls."""
+        out: list[Round] = []
+        for start in range(0, len(epochs), batch_size):
+            chunk = list(epochs[start : start + batch_size])
+            with self.w3.batch_requests() as batch:
+                for epoch in chunk:
+                    batch.add(self.contract.functions.rounds(epoch))
+                results = batch.execute()
+            out.extend(self._decode_round(e, r) for e, r in zip(chunk, results, strict=True))
+        return out
+
+    def ledger(self, epoch: int, user: str) -> LedgerEntry:
+        position, amount, claimed = self.contract.functions.ledger(epoch, to_checksum_address(user)).call()
+        return LedgerEntry(epoch=epoch, position=Position(int(position)), amount=int(amount), claimed=bool(claimed))
+
+    def claimable(self, epoch: int, user: str) -> bool:
+        return bool(self.contract.functions.claimable(epoch, to_checksum_address(user)).call())
+
+    def refundable(self, epoch: int, user: str) -> bool:
+        return bool(self.contract.functions.refundable(epoch, to_checksum_address(user)).call())
+
+    def params(self, refresh: bool = False) -> MarketParams:
+        if self._params is None or refresh:
+            f = self.contract.functions
+            with self.w3.batch_requests() as batch:
+                for call in (f.intervalSeconds(), f.bufferSeconds(), f.minBetAmount(), f.treasuryFee(), f.paused()):
+                    batch.add(call)
+                interval, buffer, min_bet, fee, paused = batch.execute()
+            self._params = MarketParams(int(interval), int(buffer), int(min_bet), int(fee), bool(paused))
+        return self._params
+
+    def paused(self) -> bool:
+        return bool(self.contract.functions.paused().call())
+
+    def user_rounds_length(self, user: str) -> int:
+        return int(self.contract.functions.getUserRoundsLength(to_checksum_address(user)).call())
+
+    def user_rounds_page(self, user: str, cursor: int, size: int) -> tuple[list[LedgerEntry], int]:
+        epochs, bets, next_cursor = self.contract.functions.getUserRounds(to_checksum_address(user), cursor, size).call()
+        entries = [
+            LedgerEntry(epoch=int(e), position=Position(int(b[0])), amount=int(b[1]), claimed=bool(b[2]))
+            for e, b in zip(epochs, bets, strict=True)
+        ]
+        return entries, int(next_cursor)
+
+    def iter_user_rounds(self, user: str, page_size: int = 500, start: int = 0) -> Iterator[LedgerEntry]:
+        """Every bet the account ever made here, oldest first, paged (``getUserRounds`` reverts past the end)."""
+        length = self.user_rounds_length(user)
+        cursor = start
+        while cursor < length:
+            entries, cursor = self.user_rounds_page(user, cursor, min(page_size, length - cursor))
+            yield from entries
+            if not entries:
+                break
+
+    def chain_time(self) -> int:
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    def status(self, rnd: Round, now: int | None = None, current_epoch: int | None = None) -> RoundStatus:
+        now = self.chain_time() if now is None else now
+        return round_status(rnd, now, self.params().buffer_seconds, current_epoch=current_epoch)
+
+    def eligible_for_claim(self, user: str, epochs: Sequence[int], batch_size: int = 200) -> list[int]:
+        """The subset of ``epochs`` the contract itself says are claimable or refundable for ``user`` now."""
+        user = to_checksum_address(user)
+        eligible: list[int] = []
+        for start in range(0, len(epochs), batch_size):
+            chunk = list(epochs[start : start + batch_size])
+            with self.w3.batch_requests() as batch:
+                for epoch in chunk:
+                    batch.add(self.contract.functions.claimable(epoch, user))
+                    batch.add(self.contract.functions.refundable(epoch, user))
+                results = batch.execute()
+            for i, epoch in enumerate(chunk):
+                if results[2 * i] or results[2 * i + 1]:
+                    eligible.append(epoch)
+        return eligible
+
+    # -- V3: the ERC-20 stake -----------------------------------------------------------------------------------------
+    def token_address(self) -> str | None:
+        if self.spec.currency != "erc20":
+            return None
+        return to_checksum_address(self.contract.functions.token().call())
+
+    def _erc20(self) -> Contract:
+        from bot.markets.dialects import ABI_DIR
+
+        token = self.token_address()
+        if token is None:
+            raise ValueError(f"market {self.name} takes the native coin, not a token")
+        return self.w3.eth.contract(address=token, abi=load_abi(ABI_DIR / "ERC20.json"))
+
+    def allowance(self, owner: str) -> int:
+        return int(self._erc20().functions.allowance(to_checksum_address(owner), self.address).call())
+
+    def token_balance(self, owner: str) -> int:
+        return int(self._erc20().functions.balanceOf(to_checksum_address(owner)).call())
+
+    def build_approve(self, amount: int) -> TxRequest:
+        """Approve exactly ``amount`` of the stake token for this market (never unlimited by default)."""
+        token = self._erc20()
+        data = token.encode_abi("approve", args=[self.address, amount])
+        return TxRequest(to=token.address, data=data, value=0, kind="approve", amount=amount)
+
+    # -- writes (unsigned) --------------------------------------------------------------------------------------------
+    def build_bet(self, position: Position, epoch: int, amount: int) -> TxRequest:
+        if amount <= 0:
+            raise ValueError("stake must be positive")
+        fn = self.spec.bet_bull if position is Position.BULL else self.spec.bet_bear
+        if self.spec.bet_takes_amount:
+            data = self.contract.encode_abi(fn, args=[epoch, amount])
+            value = 0
+        else:
+            data = self.contract.encode_abi(fn, args=[epoch])
+            value = amount
+        return TxRequest(
+            to=self.address, data=data, value=value, kind="bet", epochs=(epoch,), position=position, amount=amount
+        )
+
+    def build_claim(self, epochs: Sequence[int]) -> TxRequest:
+        if not epochs:
+            raise ValueError("nothing to claim")
+        epochs = sorted(set(int(e) for e in epochs))
+        data = self.contract.encode_abi(self.spec.claim, args=[epochs])
+        return TxRequest(to=self.address, data=data, value=0, kind="claim", epochs=tuple(epochs))
+
+    def simulate(self, tx: TxRequest, sender: str, block: str | int = "pending") -> None:
+        """``eth_call`` the transaction; raise ``RevertError`` with the contract's reason if it would revert."""
+        try:
+            self.w3.eth.call(tx.as_call(to_checksum_address(sender)), block_identifier=block)  # type: ignore[arg-type]
+        except ContractLogicError as exc:
+            raise RevertError(revert_reason(exc)) from None
+        except Web3RPCError as exc:
+            if "revert" in str(exc).lower():
+                raise RevertError(revert_reason(exc)) from None
+            raise
+
+    # -- events -------------------------------------------------------------------------------------------------------
+    def event_topic(self, name: str) -> str:
+        event = getattr(self.contract.events, name)
+        return "0x" + bytes(event.topic).hex() if not isinstance(event.topic, str) else event.topic
+
+
+def open_market(w3: Web3, market_config: Any, abi_dir: Path | None = None) -> PredictionMarket:
+    spec = dialect_for(market_config.dialect)
+    if getattr(market_config, "price_decimals", None) is not None and market_config.dialect != "ai":
+        from dataclasses import replace
+
+        spec = replace(spec, price_decimals=market_config.price_decimals)
+    abi = load_abi(Path(market_config.abi)) if market_config.abi else load_abi(spec.abi_path(abi_dir))
+    return PredictionMarket(w3, market_config.address, spec, abi=abi, name=market_config.name)
