@@ -172,6 +172,29 @@ class PredictionMarket:
             if not entries:
                 break
 
+    def reference_price(self) -> int:
+        """The price a new round will lock near, in the market's raw integer units.
+
+        V2/V3: the oracle's latest answer. AI dialect (no on-chain oracle): the last executed round's close price.
+        """
+        if self.spec.ai_positions:
+            epoch = self.current_epoch()
+            for e in (epoch - 1, epoch - 2):
+                if e > 0:
+                    rnd = self.round(e)
+                    if rnd.oracle_called:
+                        return rnd.close_price
+                    if rnd.lock_price:
+                        return rnd.lock_price
+            return 0
+        from bot.markets.dialects import ABI_DIR
+
+        oracle = self.w3.eth.contract(
+            address=to_checksum_address(self.contract.functions.oracle().call()),
+            abi=load_abi(ABI_DIR / "AggregatorV3Interface.json"),
+        )
+        return int(oracle.functions.latestRoundData().call()[1])
+
     def chain_time(self) -> int:
         return int(self.w3.eth.get_block("latest")["timestamp"])
 

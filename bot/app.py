@@ -1,0 +1,152 @@
+"""Composition root: build the bot's parts from ``Settings`` (used by the CLI, the daemon and the demo).
+
+Everything with I/O is created here and passed down explicitly — no globals.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from web3 import Web3
+
+from bot.chain.clock import ChainClock
+from bot.chain.connection import connect
+from bot.chain.gas import GasPolicy
+from bot.chain.keys import load_account
+from bot.chain.sender import TxSender
+from bot.config import MarketConfig, Settings
+from bot.engine.executor import LiveExecutor, PaperExecutor, SpendingCaps, require_live_ok
+from bot.errors import OperationalError, TemporaryError
+from bot.markets.base import PredictionMarket, open_market
+from bot.store.db import make_engine, session_factory
+
+log = logging.getLogger(__name__)
+
+PAPER_ACCOUNT = "0x000000000000000000000000000000000000dEaD"
+
+
+@dataclass
+class App:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    chains: dict[str, Web3] = field(default_factory=dict)
+    markets: dict[str, PredictionMarket] = field(default_factory=dict)
+    account: LocalAccount | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.settings.mode == "live"
+
+    def market(self, name: str) -> PredictionMarket:
+        if name not in self.markets:
+            self.settings.market(name)  # raises a ConfigError naming the configured ones
+            raise OperationalError(f"market {name!r} is disabled in the config")
+        return self.markets[name]
+
+    def w3_for(self, market: str) -> Web3:
+        return self.chains[self.settings.market(market).chain]
+
+    def account_address(self) -> str:
+        return str(self.account.address) if self.account is not None else PAPER_ACCOUNT
+
+    def clock(self, market: str) -> ChainClock:
+        clock = ChainClock(self.w3_for(market))
+        clock.sync()
+        return clock
+
+    def sender(self, market: str) -> TxSender:
+        if self.account is None:
+            raise OperationalError("no signing key loaded: live mode needs a keystore or a key in the environment")
+        cfg = self.settings.market(market)
+        chain = self.settings.chains[cfg.chain]
+        targets = [m.address for m in self.settings.markets if m.chain == cfg.chain]
+        w3 = self.chains[cfg.chain]
+        for m in self.settings.markets:
+            if m.chain == cfg.chain and m.dialect == "v3" and m.name in self.markets:
+                token = self.markets[m.name].token_address()
+                if token:
+                    targets.append(token)
+        return TxSender(
+            w3, self.account, self.sessions, GasPolicy(self.settings.execution.gas), targets, chain.chain_id,
+            gas_limit=self.settings.execution.gas.gas_limit,
+        )
+
+    def caps(self) -> SpendingCaps:
+        return SpendingCaps(self.settings.risk.max_stake_per_bet_wei, self.settings.risk.max_stake_per_day_wei)
+
+    def executor(self, market: str) -> Any:
+        if not self.live:
+            return PaperExecutor(self.sessions, self.account_address(), self.caps())
+        sender = self.sender(market)
+        clock = self.clock(market)
+
+        def chain_now() -> float:
+            return max(float(sender.w3.eth.get_block("latest")["timestamp"]), clock.now())
+
+        return LiveExecutor(sender, self.sessions, chain_now, self.caps())
+
+
+def build_app(settings: Settings, *, live: bool | None = None, connect_chains: bool = True, need_key: bool | None = None) -> App:
+    """Open the database, connect every chain that has an enabled market, open the market adapters.
+
+    ``live`` overrides ``settings.mode``. Live mode loads the key (keystore or environment) and refuses mainnet without
+    ``risk.confirm_mainnet``.
+    """
+    if live is not None:
+        settings = settings.model_copy(update={"mode": "live" if live else "paper"})
+    engine = make_engine(settings.database_url)
+    app = App(settings=settings, engine=engine, sessions=session_factory(engine))
+    enabled: list[MarketConfig] = [m for m in settings.markets if m.enabled]
+    if settings.mode == "live":
+        for m in enabled:
+            require_live_ok("live", settings.chains[m.chain].mainnet, settings.risk.confirm_mainnet)
+    if need_key or (need_key is None and settings.mode == "live"):
+        app.account = load_account(settings.wallet)
+    elif settings.wallet.keystore is None:
+        try:
+            app.account = load_account(settings.wallet)
+        except OperationalError:
+            app.account = None
+    if connect_chains:
+        for m in enabled:
+            if m.chain not in app.chains:
+                app.chains[m.chain] = connect(settings.chains[m.chain])
+            app.markets[m.name] = open_market(app.chains[m.chain], m)
+    return app
+
+
+def startup_checks(settings: Settings, app: App | None = None) -> dict[str, Any]:
+    """Chain ids match, each configured address holds code and answers its dialect's getters, funds, clock skew."""
+    import time
+
+    results: dict[str, Any] = {}
+    app = app or build_app(settings, live=False)
+    for name, market in app.markets.items():
+        entry: dict[str, Any] = {}
+        code = market.w3.eth.get_code(market.address)  # type: ignore[arg-type]
+        if not code or bytes(code) == b"":
+            raise OperationalError(f"market {name}: no contract at {market.address}")
+        try:
+            params = market.params(refresh=True)
+            epoch = market.current_epoch()
+        except (TemporaryError,) as exc:
+            raise exc
+        except Exception as exc:  # noqa: BLE001 — any decoding failure means the wrong contract
+            raise OperationalError(
+                f"market {name}: {market.address} does not answer the {market.spec.name} dialect's getters "
+                f"({type(exc).__name__}): wrong contract or wrong dialect"
+            ) from None
+        block_ts = market.chain_time()
+        entry.update(epoch=epoch, paused=params.paused, interval=params.interval_seconds,
+                     min_bet_wei=params.min_bet_amount, fee_bp=params.treasury_fee_bp,
+                     clock_skew_s=round(time.time() - block_ts, 3))
+        if app.account is not None:
+            entry["balance_wei"] = int(market.w3.eth.get_balance(app.account.address))
+        results[name] = entry
+    return results

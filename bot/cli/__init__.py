@@ -1,0 +1,86 @@
+"""Command line: ``python main.py COMMAND`` or the ``allora-bot`` console script.
+
+Exit codes scripts can rely on: 0 ok; 1 unexpected error; 2 bad usage or input; 3 bad config; 4 needs a human
+(wrong chain, missing key, wrong contract); 5 temporary (RPC or API down); 6 trade refused (risk limit, revert, too late).
+User mistakes print one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import click
+
+from bot.cli.common import EXIT, CliError, Ctx, pass_ctx
+from bot.config import ConfigError
+from bot.errors import OperationalError, RevertError, TemporaryError
+
+COMMAND_MODULES = ("config_cmd", "wallet", "trade", "data", "truth", "demo", "daemon")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), default=None, envvar="ALLORA_BOT_CONFIG",
+              help="YAML config (default: config/devnet.yaml if present).")
+@click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
+@click.pass_context
+def cli(click_ctx: click.Context, config_path: str | None, verbose: int) -> None:
+    """Allora prediction bot: Allora inferences -> bets on PancakeSwap-style prediction markets."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    click_ctx.obj = Ctx(config_path=config_path)
+
+
+def _register() -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"bot.cli.{name}")
+        except ModuleNotFoundError as exc:  # a command whose subsystem is not installed
+            if exc.name and exc.name.startswith("bot.cli"):
+                continue
+            raise
+        module.register(cli)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cli.main(args=argv, prog_name="allora-bot", standalone_mode=False)
+        return 0
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return EXIT["usage"]
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT["usage"]
+    except CliError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return exc.code
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return EXIT["config"]
+    except OperationalError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return EXIT["operational"]
+    except TemporaryError as exc:
+        click.echo(f"error (temporary, try again): {exc}", err=True)
+        return EXIT["temporary"]
+    except RevertError as exc:
+        click.echo(f"refused by the contract: {exc.reason}", err=True)
+        return EXIT["refused"]
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+
+
+__all__ = ["cli", "main", "pass_ctx", "Ctx", "Any"]
+
+if __name__ == "__main__":
+    sys.exit(main())

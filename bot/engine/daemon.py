@@ -1,0 +1,309 @@
+"""The daemon: APScheduler jobs for inference polling, per-round bet jobs timed from each round's lockTimestamp,
+claim sweeps, reconciliation, and a heartbeat. Small by design: the work is done by the pieces it wires together.
+
+On start it resolves every open intent from the chain (recovery) before it schedules anything new.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import Settings, TopicConfig
+from bot.domain import Position, Round
+from bot.engine import ledger_stats
+from bot.engine.executor import BetRequest, BetResult, LiveExecutor
+from bot.engine.risk import RiskContext, RiskLimit, evaluate
+from bot.errors import BotError, TemporaryError
+from bot.markets.base import PredictionMarket
+from bot.store.db import session_scope
+from bot.store.journal import IntentState, find_intent
+
+log = logging.getLogger(__name__)
+
+
+class SignalSource(Protocol):
+    """Latest accepted Allora signal for a topic, relative to a reference price (None: no usable signal)."""
+
+    def latest_signal(self, topic: TopicConfig, reference_price: float, now: float) -> Any | None: ...
+
+    def poll(self, topic: TopicConfig) -> None: ...
+
+
+class Decider(Protocol):
+    name: str
+
+    def decide_one(self, **fields: Any) -> Any: ...
+
+
+@dataclass
+class MarketRuntime:
+    market: PredictionMarket
+    topic: TopicConfig | None
+    scheduled: set[int] = field(default_factory=set)
+
+    @property
+    def name(self) -> str:
+        return self.market.name
+
+
+@dataclass
+class Decision:
+    market: str
+    epoch: int
+    side: Position | None
+    stake_wei: int
+    reason: str
+    context: dict[str, Any]
+
+
+@dataclass
+class DaemonStats:
+    started_at: float = field(default_factory=time.time)
+    heartbeats: int = 0
+    rounds_seen: int = 0
+    decisions: int = 0
+    bets: dict[str, int] = field(default_factory=dict)
+    skips: int = 0
+    errors: int = 0
+    last_error: str = ""
+    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=500))
+
+    def p99_latency(self) -> float:
+        if not self.latencies:
+            return 0.0
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+
+
+class Daemon:
+    def __init__(
+        self,
+        settings: Settings,
+        markets: list[MarketRuntime],
+        executor: Any,
+        signals: SignalSource | None,
+        strategy: Decider,
+        limits: list[RiskLimit],
+        sessions: sessionmaker[Session],
+        chain_now: Callable[[], float],
+        bankroll: Callable[[], int],
+        claimer: Callable[[], Any] | None = None,
+        reconciler: Callable[[], Any] | None = None,
+        on_decision: Callable[[Decision, BetResult | None], None] | None = None,
+        watch_interval: float = 0.5,
+    ) -> None:
+        self.settings = settings
+        self.markets = markets
+        self.executor = executor
+        self.signals = signals
+        self.strategy = strategy
+        self.limits = limits
+        self.sessions = sessions
+        self.chain_now = chain_now
+        self.bankroll = bankroll
+        self.claimer = claimer
+        self.reconciler = reconciler
+        self.on_decision = on_decision
+        self.watch_interval = watch_interval
+        self.stats = DaemonStats()
+        self.scheduler = BackgroundScheduler(
+            timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
+        )
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()
+
+    # -- lifecycle ----------------------------------------------------------------------------------------------------
+    def recover(self) -> list[BetResult]:
+        if isinstance(self.executor, LiveExecutor):
+            results = self.executor.recover({m.name: m.market for m in self.markets})
+            for r in results:
+                log.info("recovered intent %s: %s %s", r.intent_id, r.state.value, r.reason)
+            return results
+        return []
+
+    def start(self) -> None:
+        self.recover()
+        for topic in {m.topic.name: m.topic for m in self.markets if m.topic is not None}.values():
+            if self.signals is not None:
+                self.scheduler.add_job(
+                    self._safe, "interval", args=[self.signals.poll, topic], seconds=topic.poll_seconds,
+                    id=f"poll:{topic.name}", next_run_time=datetime.now(UTC),
+                )
+        self.scheduler.add_job(
+            self._safe, "interval", args=[self.watch_rounds], seconds=self.watch_interval, id="watch",
+            next_run_time=datetime.now(UTC),
+        )
+        self.scheduler.add_job(self._safe, "interval", args=[self.heartbeat], seconds=30, id="heartbeat")
+        if self.claimer is not None:
+            self.scheduler.add_job(
+                self._safe, "interval", args=[self.claimer], seconds=self.settings.execution.claim_interval_seconds,
+                id="claims",
+            )
+        if self.reconciler is not None:
+            self.scheduler.add_job(
+                self._safe, "interval", args=[self.reconciler],
+                seconds=max(2.0, self.settings.execution.claim_interval_seconds / 2), id="reconcile",
+            )
+        self.scheduler.start()
+        log.info("daemon started: %d market(s), mode %s", len(self.markets), self.executor.mode)
+
+    def stop(self) -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        log.info("daemon stopped")
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._stopped.wait(timeout)
+
+    def _safe(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Jobs never crash the scheduler: errors are counted and logged with their class."""
+        try:
+            fn(*args)
+        except BotError as exc:
+            self.stats.errors += 1
+            self.stats.last_error = f"{type(exc).__name__}: {exc}"
+            log.warning("job %s: %s", getattr(fn, "__name__", fn), self.stats.last_error)
+        except Exception as exc:  # noqa: BLE001 — a job must never take the daemon down
+            self.stats.errors += 1
+            self.stats.last_error = f"{type(exc).__name__}: {exc}"
+            log.exception("job %s failed", getattr(fn, "__name__", fn))
+
+    def heartbeat(self) -> None:
+        self.stats.heartbeats += 1
+        log.info(
+            "heartbeat: rounds %d, decisions %d, bets %s, skips %d, errors %d, p99 latency %.1f ms",
+            self.stats.rounds_seen, self.stats.decisions, self.stats.bets, self.stats.skips, self.stats.errors,
+            self.stats.p99_latency() * 1000,
+        )
+
+    # -- scheduling ---------------------------------------------------------------------------------------------------
+    def lead_seconds(self) -> float:
+        """Configured lead plus the measured p99 decision latency."""
+        return self.settings.execution.lead_seconds + self.stats.p99_latency()
+
+    def watch_rounds(self) -> None:
+        for rt in self.markets:
+            try:
+                epoch = rt.market.current_epoch()
+            except TemporaryError as exc:
+                log.warning("%s: cannot read current epoch (%s)", rt.name, exc)
+                continue
+            if epoch == 0 or epoch in rt.scheduled:
+                continue
+            rnd = rt.market.round(epoch)
+            if not rnd.started:
+                continue
+            with self._lock:
+                if epoch in rt.scheduled:
+                    continue
+                rt.scheduled.add(epoch)
+                for old in [e for e in rt.scheduled if e < epoch - 50]:
+                    rt.scheduled.discard(old)
+            self.stats.rounds_seen += 1
+            fire_chain = rnd.lock_timestamp - self.lead_seconds()
+            now_chain = self.chain_now()
+            delay = fire_chain - now_chain
+            if now_chain >= rnd.lock_timestamp - 1:
+                continue
+            run_at = datetime.fromtimestamp(time.time() + max(0.0, delay), UTC)
+            self.scheduler.add_job(
+                self._safe, "date", args=[self.bet_job, rt, epoch], run_date=run_at, id=f"bet:{rt.name}:{epoch}",
+                replace_existing=True, misfire_grace_time=max(1, int(self.settings.execution.lead_seconds)),
+            )
+            log.debug("%s epoch %d: bet job in %.2fs (lock %d)", rt.name, epoch, delay, rnd.lock_timestamp)
+
+    # -- the bet job --------------------------------------------------------------------------------------------------
+    def bet_job(self, rt: MarketRuntime, epoch: int) -> BetResult | None:
+        fired = time.perf_counter()
+        with session_scope(self.sessions) as s:
+            if find_intent(s, rt.name, epoch, self.executor.account) is not None:
+                log.info("%s epoch %d: already have an intent (manual or earlier): not betting again", rt.name, epoch)
+                return None
+        rnd = rt.market.round(epoch)
+        decision = self.decide(rt, rnd)
+        self.stats.decisions += 1
+        if decision.side is None or decision.stake_wei <= 0:
+            self.stats.skips += 1
+            log.info("%s epoch %d: skip (%s)", rt.name, epoch, decision.reason)
+            if self.on_decision:
+                self.on_decision(decision, None)
+            return None
+        req = BetRequest(
+            market=rt.market, epoch=epoch, position=decision.side, amount=decision.stake_wei,
+            lock_ts=rnd.lock_timestamp, start_ts=rnd.start_timestamp, strategy=self.strategy.name,
+            decision=decision.context, fired_at=fired,
+        )
+        result: BetResult = self.executor.place(req)
+        if result.latency is not None and result.state in (IntentState.LANDED, IntentState.SENT, IntentState.PAPER):
+            self.stats.latencies.append(result.latency)
+        self.stats.bets[result.state.value] = self.stats.bets.get(result.state.value, 0) + 1
+        log.info(
+            "%s epoch %d: %s %d wei -> %s %s", rt.name, epoch, decision.side.label, decision.stake_wei,
+            result.state.value, result.reason,
+        )
+        if self.on_decision:
+            self.on_decision(decision, result)
+        return result
+
+    def decide(self, rt: MarketRuntime, rnd: Round) -> Decision:
+        params = rt.market.params()
+        now = self.chain_now()
+        signal = None
+        reference = 0.0
+        if rt.topic is not None and self.signals is not None:
+            try:
+                reference = float(rt.market.reference_price()) / 10**rt.market.spec.price_decimals
+            except (TemporaryError, ValueError) as exc:
+                log.warning("%s: no reference price (%s)", rt.name, exc)
+            signal = self.signals.latest_signal(rt.topic, reference, time.time())
+        p_up = float(getattr(signal, "p_up", float("nan"))) if signal is not None else float("nan")
+        ai_direction = 0
+        if rnd.ai_price is not None and reference:
+            ref_raw = rt.market.reference_price()
+            ai_direction = (rnd.ai_price > ref_raw) - (rnd.ai_price < ref_raw)
+        bankroll = self.bankroll()
+        ctx: dict[str, Any] = {
+            "epoch": rnd.epoch,
+            "p_up": p_up,
+            "predicted_return": float(getattr(signal, "predicted_return", 0.0) or 0.0),
+            "signal_age": float(getattr(signal, "age_seconds", 0.0) or 0.0),
+            "bull_pool_wei": rnd.bull_amount,
+            "bear_pool_wei": rnd.bear_amount,
+            "fee_bp": params.treasury_fee_bp,
+            "seconds_to_lock": rnd.lock_timestamp - now,
+            "bankroll_wei": bankroll,
+            "min_bet_wei": params.min_bet_amount,
+            "ai_direction": ai_direction,
+        }
+        out = self.strategy.decide_one(**ctx)
+        side = out.side
+        stake = int(out.stake_wei)
+        reason = str(out.reason)
+        if side is not None and stake > 0:
+            with session_scope(self.sessions) as s:
+                account = self.executor.account
+                risk_ctx = RiskContext(
+                    market=rt.name, epoch=rnd.epoch, stake_wei=stake, bankroll_wei=bankroll,
+                    total_pool_wei=rnd.total_amount, params=params,
+                    day_staked_wei=ledger_stats.staked_today(s, account),
+                    day_pnl_wei=ledger_stats.pnl_today(s, account),
+                    consecutive_losses=ledger_stats.consecutive_losses(s, account),
+                )
+            verdict = evaluate(self.limits, risk_ctx)
+            if not verdict.allowed:
+                side, stake, reason = None, 0, f"risk {verdict.limit}: {verdict.reason}"
+        ctx["signal"] = None if signal is None else getattr(signal, "to_dict", lambda: str(signal))()
+        return Decision(rt.name, rnd.epoch, side, stake, reason, ctx)
