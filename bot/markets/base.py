@@ -15,7 +15,8 @@ from typing import Any
 from eth_utils import to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
-from web3.exceptions import ContractLogicError, Web3RPCError
+from eth_utils import function_signature_to_4byte_selector
+from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
 
 from bot.domain import LedgerEntry, MarketParams, Position, Round, RoundStatus
 from bot.errors import RevertError
@@ -96,6 +97,13 @@ class PredictionMarket:
         self.abi = abi if abi is not None else load_abi(spec.abi_path())
         self.contract: Contract = w3.eth.contract(address=self.address, abi=self.abi)
         self._params: MarketParams | None = None
+        self._custom_errors = {
+            "0x" + function_signature_to_4byte_selector(
+                f"{e['name']}({','.join(i['type'] for i in e.get('inputs', []))})"
+            ).hex(): e["name"]
+            for e in self.abi
+            if e.get("type") == "error"
+        }
 
     # -- reads ----------------------------------------------------------------------------------------------------
     def current_epoch(self, block: str | int = "latest") -> int:
@@ -202,9 +210,15 @@ class PredictionMarket:
         now = self.chain_time() if now is None else now
         return round_status(rnd, now, self.params().buffer_seconds, current_epoch=current_epoch)
 
-    def eligible_for_claim(self, user: str, epochs: Sequence[int], batch_size: int = 200) -> list[int]:
-        """The subset of ``epochs`` the contract itself says are claimable or refundable for ``user`` now."""
+    def eligible_for_claim(self, user: str, epochs: Sequence[int], batch_size: int = 150) -> list[int]:
+        """The subset of ``epochs`` that ``claim`` would accept for ``user`` now.
+
+        Asks the contract (``claimable``/``refundable``, batched) and also requires the round's close time to be
+        strictly in the past: ``claimable`` is already true in the second the round closes, but ``claim`` reverts
+        "Round has not ended" until a later block second.
+        """
         user = to_checksum_address(user)
+        now = self.chain_time()
         eligible: list[int] = []
         for start in range(0, len(epochs), batch_size):
             chunk = list(epochs[start : start + batch_size])
@@ -212,9 +226,12 @@ class PredictionMarket:
                 for epoch in chunk:
                     batch.add(self.contract.functions.claimable(epoch, user))
                     batch.add(self.contract.functions.refundable(epoch, user))
+                    batch.add(self.contract.functions.rounds(epoch))
                 results = batch.execute()
             for i, epoch in enumerate(chunk):
-                if results[2 * i] or results[2 * i + 1]:
+                claimable, refundable, raw = results[3 * i], results[3 * i + 1], results[3 * i + 2]
+                rnd = self._decode_round(epoch, raw)
+                if refundable or (claimable and rnd.close_timestamp < now):
                     eligible.append(epoch)
         return eligible
 
@@ -270,12 +287,20 @@ class PredictionMarket:
         """``eth_call`` the transaction; raise ``RevertError`` with the contract's reason if it would revert."""
         try:
             self.w3.eth.call(tx.as_call(to_checksum_address(sender)), block_identifier=block)  # type: ignore[arg-type]
+        except ContractCustomError as exc:
+            raise RevertError(self.custom_error_name(exc)) from None
         except ContractLogicError as exc:
             raise RevertError(revert_reason(exc)) from None
         except Web3RPCError as exc:
             if "revert" in str(exc).lower():
                 raise RevertError(revert_reason(exc)) from None
             raise
+
+    def custom_error_name(self, exc: BaseException) -> str:
+        """Name a custom-error revert (e.g. ``EnforcedPause``) from the ABI's error entries."""
+        data = str(getattr(exc, "data", None) or (exc.args[0] if exc.args else ""))
+        selector = data[:10].lower()
+        return self._custom_errors.get(selector, f"custom error {selector}")
 
     # -- events -------------------------------------------------------------------------------------------------------
     def event_topic(self, name: str) -> str:
