@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -87,6 +88,12 @@ class Executor(Protocol):
     mode: str
 
     def place(self, req: BetRequest) -> BetResult: ...
+
+
+def _crashpoint(name: str) -> None:
+    """Fault injection for crash tests: ``ALLORA_BOT_CRASH_AT=<name>`` kills the process here (no cleanup)."""
+    if os.environ.get("ALLORA_BOT_CRASH_AT") == name:
+        os._exit(137)
 
 
 def _open_intent(sessions: sessionmaker[Session], req: BetRequest, account: str, mode: str) -> tuple[int, bool, str]:
@@ -183,6 +190,7 @@ class LiveExecutor:
         intent_id, created, state = _open_intent(self.sessions, req, self.account, self.mode)
         if not created and state != IntentState.INTENDED.value:
             return BetResult(intent_id, IntentState(state), "already decided for this round", duplicate=True)
+        _crashpoint("after-intent")
         return self._drive(intent_id, req, fired)
 
     def _drive(self, intent_id: int, req: BetRequest, fired: float) -> BetResult:
@@ -206,30 +214,50 @@ class LiveExecutor:
             except TemporaryError as exc:
                 _set_state(self.sessions, intent_id, IntentState.FAILED, f"pre-flight unavailable: {exc}")
                 return BetResult(intent_id, IntentState.FAILED, str(exc))
-        try:
-            nonce = self.sender.nonces.reserve(self.account)
-            fees = self.sender.fees()
-            attempt_id, raw, tx_hash = self.sender.journal_attempt(tx, req.market.name, nonce, fees, intent_id)
-        except TemporaryError as exc:
-            _set_state(self.sessions, intent_id, IntentState.FAILED, f"could not sign: {exc}")
-            return BetResult(intent_id, IntentState.FAILED, str(exc))
-        outcome, err = self._broadcast(raw)
-        handed = time.perf_counter()
+        sent = self._sign_and_send(intent_id, req, tx)
+        if isinstance(sent, BetResult):
+            return sent
+        nonce, fees, tx_hash, handed = sent
         latency = handed - fired
-        if outcome in ("sent", "known"):
-            self.sender.mark_attempt(attempt_id, "sent")
-            _set_state(self.sessions, intent_id, IntentState.SENT, "", handed_at=time.time())
-        else:
-            # the node refused it outright: this nonce was not consumed by this transaction
-            self.sender.mark_attempt(attempt_id, "failed")
-            self.sender.nonces.resync(self.account)
-            _set_state(self.sessions, intent_id, IntentState.FAILED, f"broadcast {outcome}: {err[:160]}")
-            return BetResult(intent_id, IntentState.FAILED, err[:160], tx_hash, latency)
         if not self.watch_receipts:
             return BetResult(intent_id, IntentState.SENT, "", tx_hash, latency)
         result = self.watch(intent_id, req, tx, nonce, fees)
         result.latency = latency
         return result
+
+    def _sign_and_send(
+        self, intent_id: int, req: BetRequest, tx: TxRequest
+    ) -> BetResult | tuple[int, Any, str, float]:
+        """Reserve a nonce, journal the signed tx, broadcast. One retry with a fresh nonce on "nonce too low"."""
+        for attempt_no in range(2):
+            try:
+                nonce = self.sender.nonces.reserve(self.account)
+                fees = self.sender.fees()
+                attempt_id, raw, tx_hash = self.sender.journal_attempt(tx, req.market.name, nonce, fees, intent_id)
+            except TemporaryError as exc:
+                _set_state(self.sessions, intent_id, IntentState.FAILED, f"could not sign: {exc}")
+                return BetResult(intent_id, IntentState.FAILED, str(exc))
+            _crashpoint("after-sign")
+            outcome, err = self._broadcast(raw)
+            handed = time.perf_counter()
+            _crashpoint("after-broadcast")
+            if outcome in ("sent", "known"):
+                self.sender.mark_attempt(attempt_id, "sent")
+                _set_state(self.sessions, intent_id, IntentState.SENT, "", handed_at=time.time())
+                return nonce, fees, tx_hash, handed
+            self.sender.nonces.resync(self.account)
+            if outcome == "nonce-too-low" and self.sender.receipt(tx_hash) is not None:
+                self.sender.mark_attempt(attempt_id, "sent")
+                return nonce, fees, tx_hash, handed
+            # refused outright: this signed transaction will never be mined
+            self.sender.mark_attempt(attempt_id, "failed")
+            if outcome == "nonce-too-low" and attempt_no == 0 and self.chain_now() < last_bettable_second(req.lock_ts):
+                log.warning("nonce %s already used by another transaction; re-signing with a fresh nonce", nonce)
+                continue
+            _set_state(self.sessions, intent_id, IntentState.FAILED, f"broadcast {outcome}: {err[:160]}")
+            return BetResult(intent_id, IntentState.FAILED, err[:160], tx_hash)
+        _set_state(self.sessions, intent_id, IntentState.FAILED, "nonce conflict persisted")
+        return BetResult(intent_id, IntentState.FAILED, "nonce conflict persisted")
 
     def _broadcast(self, raw: bytes) -> tuple[str, str]:
         try:

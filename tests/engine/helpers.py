@@ -1,0 +1,35 @@
+"""Build a live executor for a devnet market (used by engine tests and the crash-test child process)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from eth_account import Account
+from web3 import Web3
+
+from bot.chain.connection import connect
+from bot.chain.gas import GasPolicy
+from bot.chain.sender import TxSender
+from bot.config import ChainConfig, GasConfig
+from bot.engine.executor import LiveExecutor, SpendingCaps
+from bot.markets import PredictionMarket, dialect_for
+from bot.store.db import make_engine, session_factory
+
+
+def chain_now_of(w3: Web3):
+    return lambda: float(w3.eth.get_block("latest")["timestamp"])
+
+
+def build_live(url: str, market_address: str, dialect: str, key: str, db_url: str, *, name: str = "m", watch=True,
+               caps: SpendingCaps | None = None, replace_after: float = 3.0):
+    w3 = connect(ChainConfig(chain_id=31337, rpc_urls=[url]))
+    market = PredictionMarket(w3, market_address, dialect_for(dialect), name=name)
+    sessions = session_factory(make_engine(db_url))
+    account = Account.from_key(key)
+    gas = GasPolicy(GasConfig(mode="eip1559", floor_gwei=Decimal("1"), ceiling_gwei=Decimal("500"),
+                              priority_gwei=Decimal("1")))
+    targets = [market_address] + ([market.token_address()] if dialect == "v3" else [])
+    sender = TxSender(w3, account, sessions, gas, targets, 31337)
+    executor = LiveExecutor(sender, sessions, chain_now_of(w3), caps, replace_after=replace_after, late_grace=5,
+                            watch=watch)
+    return executor, market, sessions, w3
