@@ -135,7 +135,7 @@ def startup_checks(settings: Settings, app: App | None = None) -> dict[str, Any]
         try:
             params = market.params(refresh=True)
             epoch = market.current_epoch()
-        except (TemporaryError,) as exc:
+        except TemporaryError as exc:
             raise exc
         except Exception as exc:  # noqa: BLE001 — any decoding failure means the wrong contract
             raise OperationalError(

@@ -134,7 +134,7 @@ class ExecutionConfig(Model):
 
 class WalletConfig(Model):
     keystore: str | None = None  # eth-account v3 keyfile
-    password_env: str = "ALLORA_BOT_KEYSTORE_PASSWORD"
+    password_env: str = "ALLORA_BOT_KEYSTORE_PASSWORD"  # noqa: S105 — the variable name, not a password
     private_key_env: str = "ALLORA_BOT_PRIVATE_KEY"
 
 

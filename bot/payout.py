@@ -79,6 +79,7 @@ def round_status(rnd: Round, now: int, buffer_seconds: int, *, current_epoch: in
     if rnd.oracle_called:
         if rnd.reward_base_cal_amount == 0:
             return RoundStatus.HOUSE_WON
+        won: Position | None
         if rnd.ai_price is not None:
             won = ai_winning_position(rnd.lock_price, rnd.close_price, rnd.ai_price)
         else:

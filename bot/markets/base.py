@@ -10,12 +10,11 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from eth_utils import to_checksum_address
+from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
-from eth_utils import function_signature_to_4byte_selector
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
 
 from bot.domain import LedgerEntry, MarketParams, Position, Round, RoundStatus
@@ -106,7 +105,7 @@ class PredictionMarket:
         }
 
     # -- reads ----------------------------------------------------------------------------------------------------
-    def current_epoch(self, block: str | int = "latest") -> int:
+    def current_epoch(self, block: Any = "latest") -> int:
         return int(self.contract.functions.currentEpoch().call(block_identifier=block))
 
     def _decode_round(self, epoch: int, raw: Sequence[Any]) -> Round:
@@ -121,7 +120,7 @@ class PredictionMarket:
             kwargs.pop("ai_price", None)
         return Round(**kwargs)
 
-    def round(self, epoch: int, block: str | int = "latest") -> Round:
+    def round(self, epoch: int, block: Any = "latest") -> Round:
         return self._decode_round(epoch, self.contract.functions.rounds(epoch).call(block_identifier=block))
 
     def rounds(self, epochs: Sequence[int], batch_size: int = 200) -> list[Round]:
@@ -133,7 +132,7 @@ class PredictionMarket:
                 for epoch in chunk:
                     batch.add(self.contract.functions.rounds(epoch))
                 results = batch.execute()
-            out.extend(self._decode_round(e, r) for e, r in zip(chunk, results, strict=True))
+            out.extend(self._decode_round(e, cast(Sequence[Any], r)) for e, r in zip(chunk, results, strict=True))
         return out
 
     def ledger(self, epoch: int, user: str) -> LedgerEntry:
@@ -152,7 +151,7 @@ class PredictionMarket:
             with self.w3.batch_requests() as batch:
                 for call in (f.intervalSeconds(), f.bufferSeconds(), f.minBetAmount(), f.treasuryFee(), f.paused()):
                     batch.add(call)
-                interval, buffer, min_bet, fee, paused = batch.execute()
+                interval, buffer, min_bet, fee, paused = cast(list[Any], batch.execute())
             self._params = MarketParams(int(interval), int(buffer), int(min_bet), int(fee), bool(paused))
         return self._params
 
@@ -230,7 +229,7 @@ class PredictionMarket:
                 results = batch.execute()
             for i, epoch in enumerate(chunk):
                 claimable, refundable, raw = results[3 * i], results[3 * i + 1], results[3 * i + 2]
-                rnd = self._decode_round(epoch, raw)
+                rnd = self._decode_round(epoch, cast(Sequence[Any], raw))
                 if refundable or (claimable and rnd.close_timestamp < now):
                     eligible.append(epoch)
         return eligible
@@ -247,7 +246,7 @@ class PredictionMarket:
         token = self.token_address()
         if token is None:
             raise ValueError(f"market {self.name} takes the native coin, not a token")
-        return self.w3.eth.contract(address=token, abi=load_abi(ABI_DIR / "ERC20.json"))
+        return self.w3.eth.contract(address=to_checksum_address(token), abi=load_abi(ABI_DIR / "ERC20.json"))
 
     def allowance(self, owner: str) -> int:
         return int(self._erc20().functions.allowance(to_checksum_address(owner), self.address).call())
