@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
-from bot.chain.clock import ChainClock
+from bot.chain.clock import ChainClock, fast_block_time
 from bot.chain.connection import connect
 from bot.chain.gas import GasPolicy
 from bot.chain.keys import load_account
@@ -87,7 +87,7 @@ class App:
         clock = self.clock(market)
 
         def chain_now() -> float:
-            return max(float(sender.w3.eth.get_block("latest")["timestamp"]), clock.now())
+            return max(float(fast_block_time(sender.w3)), clock.now())
 
         return LiveExecutor(sender, self.sessions, chain_now, self.caps())
 

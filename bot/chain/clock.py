@@ -47,3 +47,15 @@ class ChainClock:
     def skew(self) -> float:
         """Local clock minus chain time, seconds (positive: we run ahead)."""
         return -self.offset
+
+
+def fast_block_time(w3: Web3) -> int:
+    """Latest block timestamp with one raw request (no result formatters: used on the bet path)."""
+    response = w3.provider.make_request("eth_getBlockByNumber", ["latest", False])  # type: ignore[arg-type]
+    result = response.get("result")
+    if not isinstance(result, dict) or "timestamp" not in result:
+        from bot.errors import TemporaryError
+
+        raise TemporaryError(f"malformed block answer: {str(response)[:120]}")
+    ts = result["timestamp"]
+    return int(ts, 16) if isinstance(ts, str) else int(ts)

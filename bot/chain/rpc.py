@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+import requests.adapters
 from web3.providers import HTTPProvider, JSONBaseProvider
 from web3.types import RPCEndpoint, RPCResponse
 
@@ -62,6 +63,16 @@ def _redact_url(url: str) -> str:
     return "/".join(p if len(p) < 24 else p[:4] + "…" for p in parts)
 
 
+def _session() -> requests.Session:
+    """A keep-alive session that ignores proxy/netrc environment lookups (they cost ~1 ms per request)."""
+    session = requests.Session()
+    session.trust_env = False
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
 class FailoverProvider(JSONBaseProvider):
     """web3 provider that fails over between ``urls`` (first is primary)."""
 
@@ -77,7 +88,12 @@ class FailoverProvider(JSONBaseProvider):
             raise ValueError("at least one RPC URL is required")
         self.policy = policy or FailoverPolicy()
         self._providers = [
-            HTTPProvider(u, request_kwargs={"timeout": self.policy.timeout}, exception_retry_configuration=None)
+            HTTPProvider(
+                u,
+                request_kwargs={"timeout": self.policy.timeout},
+                session=_session(),
+                exception_retry_configuration=None,
+            )
             for u in urls
         ]
         self.health = [EndpointHealth(u) for u in urls]

@@ -50,6 +50,19 @@ class MarketRuntime:
     market: PredictionMarket
     topic: TopicConfig | None
     scheduled: set[int] = field(default_factory=set)
+    reference_price: int = 0  # raw oracle units, refreshed by the watch job
+    reference_at: float = 0.0
+
+    def refresh_reference(self) -> int:
+        self.reference_price = self.market.reference_price()
+        self.reference_at = time.monotonic()
+        return self.reference_price
+
+    def fresh_reference(self, max_age: float = 5.0) -> int:
+        """The reference price read by the watch job (at most ``max_age`` s old), else read now."""
+        if not self.reference_price or time.monotonic() - self.reference_at > max_age:
+            return self.refresh_reference()
+        return self.reference_price
 
     @property
     def name(self) -> str:
@@ -201,6 +214,11 @@ class Daemon:
             except TemporaryError as exc:
                 log.warning("%s: cannot read current epoch (%s)", rt.name, exc)
                 continue
+            if rt.topic is not None:
+                try:
+                    rt.refresh_reference()
+                except (TemporaryError, ValueError) as exc:
+                    log.debug("%s: reference price unavailable (%s)", rt.name, exc)
             if epoch == 0 or epoch in rt.scheduled:
                 continue
             rnd = rt.market.round(epoch)
@@ -265,14 +283,15 @@ class Daemon:
         reference = 0.0
         if rt.topic is not None and self.signals is not None:
             try:
-                reference = float(rt.market.reference_price()) / 10**rt.market.spec.price_decimals
+                ref_raw = rt.fresh_reference()
+                reference = float(ref_raw) / 10**rt.market.spec.price_decimals
             except (TemporaryError, ValueError) as exc:
                 log.warning("%s: no reference price (%s)", rt.name, exc)
             signal = self.signals.latest_signal(rt.topic, reference, time.time())
         p_up = float(getattr(signal, "p_up", float("nan"))) if signal is not None else float("nan")
         ai_direction = 0
         if rnd.ai_price is not None and reference:
-            ref_raw = rt.market.reference_price()
+            ref_raw = rt.fresh_reference()
             ai_direction = (rnd.ai_price > ref_raw) - (rnd.ai_price < ref_raw)
         bankroll = self.bankroll()
         ctx: dict[str, Any] = {

@@ -15,6 +15,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -96,13 +97,19 @@ def _crashpoint(name: str) -> None:
         os._exit(137)
 
 
-def _open_intent(sessions: sessionmaker[Session], req: BetRequest, account: str, mode: str) -> tuple[int, bool, str]:
-    """Commit the intent row. Returns (intent id, created, existing state)."""
+def _open_intent(
+    sessions: sessionmaker[Session], req: BetRequest, account: str, mode: str, caps: SpendingCaps | None = None
+) -> tuple[int, bool, str]:
+    """Commit the intent row (one transaction; a cap violation is committed as a FAILED intent).
+
+    Returns (intent id, created, state).
+    """
     try:
         with session_scope(sessions) as s:
             existing = find_intent(s, req.market.name, req.epoch, account)
             if existing is not None:
                 return existing.id, False, existing.state
+            denied = caps.check(s, account, req.amount, time.time()) if caps is not None else None
             intent = Intent(
                 market=req.market.name,
                 epoch=req.epoch,
@@ -116,9 +123,11 @@ def _open_intent(sessions: sessionmaker[Session], req: BetRequest, account: str,
                 lock_ts=req.lock_ts,
                 fired_at=req.fired_at,
             )
+            if denied:
+                intent.set_state(IntentState.FAILED, denied)
             s.add(intent)
             s.flush()
-            return intent.id, True, IntentState.INTENDED.value
+            return intent.id, True, intent.state
     except IntegrityError:
         with session_scope(sessions) as s:
             existing = find_intent(s, req.market.name, req.epoch, account)
@@ -147,15 +156,11 @@ class PaperExecutor:
         self.caps = caps
 
     def place(self, req: BetRequest) -> BetResult:
-        intent_id, created, state = _open_intent(self.sessions, req, self.account, self.mode)
+        intent_id, created, state = _open_intent(self.sessions, req, self.account, self.mode, self.caps)
         if not created:
             return BetResult(intent_id, IntentState(state), "already decided for this round", duplicate=True)
-        if self.caps is not None:
-            with session_scope(self.sessions) as s:
-                denied = self.caps.check(s, self.account, req.amount, time.time())
-            if denied:
-                _set_state(self.sessions, intent_id, IntentState.FAILED, denied)
-                return BetResult(intent_id, IntentState.FAILED, denied)
+        if state == IntentState.FAILED.value:
+            return BetResult(intent_id, IntentState.FAILED, "spending cap")
         _set_state(self.sessions, intent_id, IntentState.PAPER, "simulated fill at decision-time pools")
         return BetResult(intent_id, IntentState.PAPER, "paper fill", latency=time.perf_counter() - req.fired_at if req.fired_at else None)
 
@@ -183,37 +188,58 @@ class LiveExecutor:
         self.late_grace = late_grace
         self.preflight = preflight
         self.watch_receipts = watch
+        self.last_accepted_latency = 0.0  # seconds the node took to answer the last broadcast
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="preflight")
 
     # -- placing ------------------------------------------------------------------------------------------------------
     def place(self, req: BetRequest) -> BetResult:
         fired = req.fired_at or time.perf_counter()
-        intent_id, created, state = _open_intent(self.sessions, req, self.account, self.mode)
+        tx = req.market.build_bet(req.position, req.epoch, req.amount)
+        # the chain clock and the pre-flight eth_call run on a helper thread while the intent row commits (fsync):
+        # both are reads, and nothing is signed before the commit
+        checks = self._pool.submit(self._checks, req, tx)
+        intent_id, created, state = _open_intent(self.sessions, req, self.account, self.mode, self.caps)
         if not created and state != IntentState.INTENDED.value:
             return BetResult(intent_id, IntentState(state), "already decided for this round", duplicate=True)
+        if state == IntentState.FAILED.value:
+            return BetResult(intent_id, IntentState.FAILED, "spending cap")
         _crashpoint("after-intent")
-        return self._drive(intent_id, req, fired)
+        return self._drive(intent_id, req, fired, tx, checks.result())
 
-    def _drive(self, intent_id: int, req: BetRequest, fired: float) -> BetResult:
-        if self.chain_now() >= last_bettable_second(req.lock_ts):
+    def _checks(self, req: BetRequest, tx: TxRequest) -> tuple[float, RevertError | TemporaryError | None]:
+        """(chain time, the pre-flight's error or None)."""
+        try:
+            now = self.chain_now()
+        except TemporaryError as exc:
+            return float("inf"), exc
+        if not self.preflight or now >= last_bettable_second(req.lock_ts):
+            return now, None
+        try:
+            req.market.simulate(tx, self.account)
+        except (RevertError, TemporaryError) as exc:
+            return now, exc
+        return now, None
+
+    def _drive(
+        self,
+        intent_id: int,
+        req: BetRequest,
+        fired: float,
+        tx: TxRequest | None = None,
+        checks: tuple[float, RevertError | TemporaryError | None] | None = None,
+    ) -> BetResult:
+        tx = tx or req.market.build_bet(req.position, req.epoch, req.amount)
+        now, error = checks if checks is not None else self._checks(req, tx)
+        if now >= last_bettable_second(req.lock_ts):
             _set_state(self.sessions, intent_id, IntentState.TOO_LATE, "chain time at or past lock - 1: not sent")
             return BetResult(intent_id, IntentState.TOO_LATE, "too late to send")
-        if self.caps is not None:
-            with session_scope(self.sessions) as s:
-                denied = self.caps.check(s, self.account, req.amount, time.time())
-            if denied:
-                _set_state(self.sessions, intent_id, IntentState.FAILED, denied)
-                return BetResult(intent_id, IntentState.FAILED, denied)
-        tx = req.market.build_bet(req.position, req.epoch, req.amount)
-        if self.preflight:
-            try:
-                req.market.simulate(tx, self.account)
-            except RevertError as exc:
-                state = IntentState.TOO_LATE if exc.reason in LATE_REASONS else IntentState.REVERTED
-                _set_state(self.sessions, intent_id, state, f"pre-flight: {exc.reason}")
-                return BetResult(intent_id, state, exc.reason)
-            except TemporaryError as exc:
-                _set_state(self.sessions, intent_id, IntentState.FAILED, f"pre-flight unavailable: {exc}")
-                return BetResult(intent_id, IntentState.FAILED, str(exc))
+        if isinstance(error, RevertError):
+            state = IntentState.TOO_LATE if error.reason in LATE_REASONS else IntentState.REVERTED
+            _set_state(self.sessions, intent_id, state, f"pre-flight: {error.reason}")
+            return BetResult(intent_id, state, error.reason)
+        if isinstance(error, TemporaryError):
+            _set_state(self.sessions, intent_id, IntentState.FAILED, f"pre-flight unavailable: {error}")
+            return BetResult(intent_id, IntentState.FAILED, str(error))
         sent = self._sign_and_send(intent_id, req, tx)
         if isinstance(sent, BetResult):
             return sent
@@ -238,8 +264,9 @@ class LiveExecutor:
                 _set_state(self.sessions, intent_id, IntentState.FAILED, f"could not sign: {exc}")
                 return BetResult(intent_id, IntentState.FAILED, str(exc))
             _crashpoint("after-sign")
+            handed = time.perf_counter()  # the raw transaction is handed to the RPC client
             outcome, err = self._broadcast(raw)
-            handed = time.perf_counter()
+            self.last_accepted_latency = time.perf_counter() - handed
             _crashpoint("after-broadcast")
             if outcome in ("sent", "known"):
                 self.sender.mark_attempt(attempt_id, "sent")

@@ -12,13 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
 
 from bot.domain import LedgerEntry, MarketParams, Position, Round, RoundStatus
-from bot.errors import RevertError
+from bot.errors import RevertError, TemporaryError
 from bot.markets.dialects import DialectSpec, dialect_for
 from bot.payout import round_status
 
@@ -69,6 +71,24 @@ def revert_reason(exc: BaseException) -> str:
     return text.strip().strip("'\"") or "execution reverted"
 
 
+ERROR_STRING_SELECTOR = "0x08c379a0"
+
+
+def _abi_type(param: dict[str, Any]) -> str:
+    kind = str(param["type"])
+    if kind.startswith("tuple"):
+        inner = ",".join(_abi_type(c) for c in param.get("components", []))
+        return f"({inner}){kind[5:]}"
+    return kind
+
+
+@dataclass(frozen=True)
+class _FnMeta:
+    selector: bytes
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+
 def load_abi(path: Path) -> list[dict[str, Any]]:
     data = json.loads(path.read_text())
     if isinstance(data, dict) and "abi" in data:
@@ -96,6 +116,15 @@ class PredictionMarket:
         self.abi = abi if abi is not None else load_abi(spec.abi_path())
         self.contract: Contract = w3.eth.contract(address=self.address, abi=self.abi)
         self._params: MarketParams | None = None
+        self._oracle: Contract | None = None
+        self._fns: dict[str, _FnMeta] = {}
+        for item in self.abi:
+            if item.get("type") == "function" and item["name"] not in self._fns:
+                inputs = tuple(_abi_type(i) for i in item.get("inputs", []))
+                sig = f"{item['name']}({','.join(inputs)})"
+                self._fns[item["name"]] = _FnMeta(
+                    function_signature_to_4byte_selector(sig), inputs, tuple(_abi_type(o) for o in item.get("outputs", []))
+                )
         self._custom_errors = {
             "0x" + function_signature_to_4byte_selector(
                 f"{e['name']}({','.join(i['type'] for i in e.get('inputs', []))})"
@@ -104,9 +133,48 @@ class PredictionMarket:
             if e.get("type") == "error"
         }
 
+    # -- raw calls (the hot path: no ABI lookups, no formatters) ------------------------------------------------------
+    def encode_call(self, fn: str, args: Sequence[Any]) -> str:
+        meta = self._fns[fn]
+        return "0x" + (meta.selector + abi_encode(list(meta.inputs), list(args))).hex()
+
+    def _raw_eth_call(self, call: dict[str, Any], block: Any = "latest") -> bytes:
+        block_param = block if isinstance(block, str) else hex(int(block))
+        response = self.w3.provider.make_request("eth_call", [call, block_param])  # type: ignore[arg-type]
+        error = response.get("error")
+        if error:
+            raise RevertError(self._error_reason(error))
+        result = response.get("result")
+        if not isinstance(result, str):
+            raise TemporaryError(f"malformed eth_call answer: {str(response)[:120]}")
+        return bytes.fromhex(result[2:])
+
+    def _error_reason(self, error: Any) -> str:
+        if not isinstance(error, dict):
+            return str(error)[:200]
+        data = error.get("data")
+        if isinstance(data, dict):
+            data = data.get("data")
+        message = str(error.get("message", ""))
+        if isinstance(data, str) and data.startswith(ERROR_STRING_SELECTOR):
+            try:
+                return str(abi_decode(["string"], bytes.fromhex(data[10:]))[0])
+            except Exception:  # noqa: BLE001 — fall back to the node's message
+                pass
+        if isinstance(data, str) and len(data) >= 10 and data[:10].lower() in self._custom_errors:
+            return self._custom_errors[data[:10].lower()]
+        if "revert" not in message.lower() and int(error.get("code", 0) or 0) not in (3, -32000, -32015):
+            raise TemporaryError(f"eth_call failed: {message[:160]}")
+        return message.replace("execution reverted: ", "").replace("execution reverted", "").strip() or "execution reverted"
+
+    def call_fn(self, fn: str, *args: Any, block: Any = "latest") -> tuple[Any, ...]:
+        meta = self._fns[fn]
+        out = self._raw_eth_call({"to": self.address, "data": self.encode_call(fn, args)}, block)
+        return tuple(abi_decode(list(meta.outputs), out))
+
     # -- reads ----------------------------------------------------------------------------------------------------
     def current_epoch(self, block: Any = "latest") -> int:
-        return int(self.contract.functions.currentEpoch().call(block_identifier=block))
+        return int(self.call_fn("currentEpoch", block=block)[0])
 
     def _decode_round(self, epoch: int, raw: Sequence[Any]) -> Round:
         fields = dict(zip(self.spec.round_fields, raw, strict=True))
@@ -121,7 +189,7 @@ class PredictionMarket:
         return Round(**kwargs)
 
     def round(self, epoch: int, block: Any = "latest") -> Round:
-        return self._decode_round(epoch, self.contract.functions.rounds(epoch).call(block_identifier=block))
+        return self._decode_round(epoch, self.call_fn("rounds", epoch, block=block))
 
     def rounds(self, epochs: Sequence[int], batch_size: int = 200) -> list[Round]:
         """Several rounds, read with JSON-RPC batches of ``batch_size`` calls."""
@@ -136,7 +204,7 @@ class PredictionMarket:
         return out
 
     def ledger(self, epoch: int, user: str) -> LedgerEntry:
-        position, amount, claimed = self.contract.functions.ledger(epoch, to_checksum_address(user)).call()
+        position, amount, claimed = self.call_fn("ledger", epoch, to_checksum_address(user))
         return LedgerEntry(epoch=epoch, position=Position(int(position)), amount=int(amount), claimed=bool(claimed))
 
     def claimable(self, epoch: int, user: str) -> bool:
@@ -194,13 +262,14 @@ class PredictionMarket:
                     if rnd.lock_price:
                         return rnd.lock_price
             return 0
-        from bot.markets.dialects import ABI_DIR
+        if self._oracle is None:
+            from bot.markets.dialects import ABI_DIR
 
-        oracle = self.w3.eth.contract(
-            address=to_checksum_address(self.contract.functions.oracle().call()),
-            abi=load_abi(ABI_DIR / "AggregatorV3Interface.json"),
-        )
-        return int(oracle.functions.latestRoundData().call()[1])
+            self._oracle = self.w3.eth.contract(
+                address=to_checksum_address(self.contract.functions.oracle().call()),
+                abi=load_abi(ABI_DIR / "AggregatorV3Interface.json"),
+            )
+        return int(self._oracle.functions.latestRoundData().call()[1])
 
     def chain_time(self) -> int:
         return int(self.w3.eth.get_block("latest")["timestamp"])
@@ -266,10 +335,10 @@ class PredictionMarket:
             raise ValueError("stake must be positive")
         fn = self.spec.bet_bull if position is Position.BULL else self.spec.bet_bear
         if self.spec.bet_takes_amount:
-            data = self.contract.encode_abi(fn, args=[epoch, amount])
+            data = self.encode_call(fn, [epoch, amount])
             value = 0
         else:
-            data = self.contract.encode_abi(fn, args=[epoch])
+            data = self.encode_call(fn, [epoch])
             value = amount
         return TxRequest(
             to=self.address, data=data, value=value, kind="bet", epochs=(epoch,), position=position, amount=amount
@@ -284,8 +353,9 @@ class PredictionMarket:
 
     def simulate(self, tx: TxRequest, sender: str, block: str | int = "pending") -> None:
         """``eth_call`` the transaction; raise ``RevertError`` with the contract's reason if it would revert."""
+        call = {"from": to_checksum_address(sender), "to": tx.to, "data": tx.data, "value": hex(tx.value)}
         try:
-            self.w3.eth.call(tx.as_call(to_checksum_address(sender)), block_identifier=block)  # type: ignore[arg-type]
+            self._raw_eth_call(call, block)
         except ContractCustomError as exc:
             raise RevertError(self.custom_error_name(exc)) from None
         except ContractLogicError as exc:

@@ -7,6 +7,7 @@ from decimal import Decimal
 from eth_account import Account
 from web3 import Web3
 
+from bot.chain.clock import fast_block_time
 from bot.chain.connection import connect
 from bot.chain.gas import GasPolicy
 from bot.chain.sender import TxSender
@@ -17,7 +18,7 @@ from bot.store.db import make_engine, session_factory
 
 
 def chain_now_of(w3: Web3):
-    return lambda: float(w3.eth.get_block("latest")["timestamp"])
+    return lambda: float(fast_block_time(w3))
 
 
 def build_live(url: str, market_address: str, dialect: str, key: str, db_url: str, *, name: str = "m", watch=True,

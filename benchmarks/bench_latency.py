@@ -1,0 +1,127 @@
+"""Decision latency of the live bet path on anvil, and the share of bets landed before lock when fired at lock - 2 s.
+
+Latency = bet job fired -> signed raw transaction handed to the RPC. It covers the whole hot path the daemon runs:
+journal lookup, round read (pools), reference price, signal, strategy (edge, with pool dilution), risk limits (reads
+the journal), intent commit (SQLite WAL, synchronous=FULL), spending caps, pre-flight eth_call against pending,
+signing, journaling the raw transaction, broadcast.
+
+Usage: python benchmarks/bench_latency.py [--bets 220]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import select  # noqa: E402
+
+from bot.chain.clock import fast_block_time  # noqa: E402
+from bot.config import Settings, TopicConfig  # noqa: E402
+from bot.devnet.anvil import AnvilNode  # noqa: E402
+from bot.devnet.deploy import deploy_v2  # noqa: E402
+from bot.devnet.keeper import Keeper  # noqa: E402
+from bot.engine.daemon import Daemon, MarketRuntime  # noqa: E402
+from bot.engine.executor import SpendingCaps  # noqa: E402
+from bot.engine.risk import default_limits  # noqa: E402
+from bot.store.db import session_scope  # noqa: E402
+from bot.store.journal import Intent  # noqa: E402
+from strategies.edge import EdgeStrategy  # noqa: E402
+from tests.engine.helpers import build_live  # noqa: E402
+
+P = 600 * 10**8
+
+
+@dataclass
+class Sig:
+    p_up: float
+    predicted_return: float = 0.001
+    age_seconds: float = 5.0
+
+
+class Signals:
+    def __init__(self) -> None:
+        self.i = 0
+
+    def poll(self, topic: TopicConfig) -> None:
+        return None
+
+    def latest_signal(self, topic: TopicConfig, reference_price: float, now: float) -> Sig:
+        self.i += 1
+        return Sig(0.75 if self.i % 2 else 0.25)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bets", type=int, default=220)
+    args = ap.parse_args()
+    with AnvilNode(accounts=10) as node, tempfile.TemporaryDirectory() as tmp:
+        w3 = node.w3
+        dep = deploy_v2(w3)
+        keeper = Keeper(w3, dep)
+        db_url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        ex, market, sessions, lw3 = build_live(node.url, dep.market_address, "v2", node.private_keys[5], db_url)
+        settings = Settings.model_validate({"risk": {"max_stake_per_day_wei": 10**22, "max_daily_loss_wei": 10**22,
+                                                    "pause_after_losses": 0, "kill_switch_file": f"{tmp}/KILL"}})
+        ex.caps = SpendingCaps(max_per_bet=10**17, max_per_day=10**22)  # enforced in the executor too
+
+        def chain_now() -> float:
+            return float(fast_block_time(lw3))
+
+        daemon = Daemon(settings, [MarketRuntime(market, TopicConfig(name="btc", topic_id=1))], ex, Signals(),
+                        EdgeStrategy(min_edge=0.0), default_limits(settings.risk), sessions, chain_now,
+                        bankroll=lambda: 10**20)
+        ex.sender.warm()
+        keeper.genesis_start(price=P)
+        others = node.accounts[6:9]
+        latencies: list[float] = []
+        fired_at_lock_minus_2 = 0
+        t0 = time.perf_counter()
+        for n in range(args.bets):
+            epoch = market.current_epoch()
+            rnd = market.round(epoch)
+            at = max(market.chain_time() + 1, rnd.start_timestamp + 1)
+            for i, who in enumerate(others):  # the crowd's bets
+                fn = market.contract.functions.betBull if (n + i) % 2 else market.contract.functions.betBear
+                node.set_next_timestamp(at)
+                w3.eth.wait_for_transaction_receipt(fn(epoch).transact({"from": who, "value": (i + 1) * 10**17, "gas": 200_000}))
+                at += 1
+            node.mine(rnd.lock_timestamp - 2)  # the bet job fires at lock - 2 s
+            fired_at_lock_minus_2 += 1
+            result = daemon.bet_job(daemon.markets[0], epoch)
+            if result is not None and result.latency is not None:
+                latencies.append(result.latency)
+            action = keeper.genesis_lock if n == 0 else keeper.execute
+            action(P + (n % 7) - 3, at=rnd.lock_timestamp)
+            if (n + 1) % 50 == 0:
+                print(f"  {n + 1}/{args.bets} rounds", file=sys.stderr)
+        elapsed = time.perf_counter() - t0
+        with session_scope(sessions) as s:
+            rows = list(s.scalars(select(Intent)))
+            landed = [r for r in rows if r.state == "landed" and r.block_timestamp is not None
+                      and r.block_timestamp < r.lock_ts]
+            states: dict[str, int] = {}
+            for r in rows:
+                states[r.state] = states.get(r.state, 0) + 1
+        lat_ms = sorted(x * 1000 for x in latencies)
+        p50 = statistics.median(lat_ms)
+        p99 = lat_ms[min(len(lat_ms) - 1, int(round(0.99 * (len(lat_ms) - 1))))]
+        print("decision latency (bet job fired -> raw tx handed to the RPC), anvil automine, edge strategy")
+        print(f"  bets measured     {len(lat_ms)}")
+        print(f"  p50               {p50:.2f} ms")
+        print(f"  p99               {p99:.2f} ms")
+        print(f"  max               {lat_ms[-1]:.2f} ms")
+        print(f"  intents           {len(rows)}  states {states}")
+        print(f"  fired at lock-2s  {fired_at_lock_minus_2}; landed before lock {len(landed)} "
+              f"({100.0 * len(landed) / max(1, len(rows)):.1f} % of bets placed)")
+        print(f"  wall time         {elapsed:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
