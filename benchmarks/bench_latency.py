@@ -49,10 +49,10 @@ class Signals:
     def __init__(self) -> None:
         self.i = 0
 
-    def poll(self, topic: TopicConfig) -> None:
+    def poll_due(self) -> None:
         return None
 
-    def latest_signal(self, topic: TopicConfig, reference_price: float, now: float) -> Sig:
+    def latest_signal(self, topic_name: str, reference_price: object, now: float | None = None) -> Sig:
         self.i += 1
         return Sig(0.75 if self.i % 2 else 0.25)
 

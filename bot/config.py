@@ -93,6 +93,10 @@ class AlloraConfig(Model):
     max_age_seconds: int = Field(default=600, gt=0)
     max_future_seconds: int = Field(default=300, ge=0)
     max_jump: float = Field(default=0.2, gt=0)  # largest |predicted return| accepted
+    request_timeout: float = Field(default=10.0, gt=0)
+    backoff_cap_seconds: float = Field(default=300.0, gt=0)
+    backoff_jitter: float = Field(default=0.1, ge=0, le=1)
+    replay_source: Literal["api", "rpc"] | None = None
     signature: SignatureConfig = Field(default_factory=SignatureConfig)
     topics: list[TopicConfig] = Field(default_factory=list)
 
@@ -129,6 +133,7 @@ class ExecutionConfig(Model):
     confirmations: int = Field(default=1, ge=0)
     claim_interval_seconds: float = Field(default=60.0, gt=0)
     claim_batch_size: int = Field(default=20, gt=0)
+    paper_bankroll_wei: int = Field(default=10 * 10**18, gt=0)  # bankroll the strategy sizes from in paper mode
     gas: GasConfig = Field(default_factory=GasConfig)
 
 
@@ -143,6 +148,10 @@ class TruthConfig(Model):
     port: int = Field(default=8088, ge=0, le=65535)
     exchange: str = "binance"
     symbol: str = "BTC/USDT"
+    tolerance_seconds: int = Field(default=15, ge=0)
+    round_grace_seconds: int = Field(default=600, ge=0)
+    finality_lag_seconds: int = Field(default=5, ge=0)
+    timeframe: str = "1m"
 
 
 class Settings(Model):

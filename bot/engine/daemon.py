@@ -11,8 +11,10 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -32,11 +34,12 @@ log = logging.getLogger(__name__)
 
 
 class SignalSource(Protocol):
-    """Latest accepted Allora signal for a topic, relative to a reference price (None: no usable signal)."""
+    """The Allora poller's interface (``bot.allora.poller.Poller``): latest accepted, fresh signal for a topic
+    relative to a reference price (None: no usable signal), and a poll of every topic that is due."""
 
-    def latest_signal(self, topic: TopicConfig, reference_price: float, now: float) -> Any | None: ...
+    def latest_signal(self, topic_name: str, reference_price: Decimal, now: float | None = None) -> Any | None: ...
 
-    def poll(self, topic: TopicConfig) -> None: ...
+    def poll_due(self) -> Any: ...
 
 
 class Decider(Protocol):
@@ -132,6 +135,7 @@ class Daemon:
         self.scheduler = BackgroundScheduler(
             timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
         )
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal-read")
         self._stopped = threading.Event()
         self._lock = threading.Lock()
 
@@ -146,12 +150,12 @@ class Daemon:
 
     def start(self) -> None:
         self.recover()
-        for topic in {m.topic.name: m.topic for m in self.markets if m.topic is not None}.values():
-            if self.signals is not None:
-                self.scheduler.add_job(
-                    self._safe, "interval", args=[self.signals.poll, topic], seconds=topic.poll_seconds,
-                    id=f"poll:{topic.name}", next_run_time=datetime.now(UTC),
-                )
+        if self.signals is not None and any(m.topic is not None for m in self.markets):
+            # the poller keeps each topic's own cadence (poll_seconds) and backoff; this job only wakes it
+            self.scheduler.add_job(
+                self._safe, "interval", args=[self.signals.poll_due], seconds=1.0, id="poll",
+                next_run_time=datetime.now(UTC),
+            )
         self.scheduler.add_job(
             self._safe, "interval", args=[self.watch_rounds], seconds=self.watch_interval, id="watch",
             next_run_time=datetime.now(UTC),
@@ -244,14 +248,27 @@ class Daemon:
             log.debug("%s epoch %d: bet job in %.2fs (lock %d)", rt.name, epoch, delay, rnd.lock_timestamp)
 
     # -- the bet job --------------------------------------------------------------------------------------------------
+    def _journal_snapshot(self, market: str, epoch: int) -> tuple[bool, tuple[int, int, int]]:
+        """(an intent exists for this round, (staked today, realised PnL today, consecutive losses))."""
+        account = self.executor.account
+        with session_scope(self.sessions) as s:
+            exists = find_intent(s, market, epoch, account) is not None
+            stats = (
+                ledger_stats.staked_today(s, account),
+                ledger_stats.pnl_today(s, account),
+                ledger_stats.consecutive_losses(s, account),
+            )
+        return exists, stats
+
     def bet_job(self, rt: MarketRuntime, epoch: int) -> BetResult | None:
         fired = time.perf_counter()
-        with session_scope(self.sessions) as s:
-            if find_intent(s, rt.name, epoch, self.executor.account) is not None:
-                log.info("%s epoch %d: already have an intent (manual or earlier): not betting again", rt.name, epoch)
-                return None
+        snapshot = self._pool.submit(self._journal_snapshot, rt.name, epoch)  # DB reads overlap the round RPC
         rnd = rt.market.round(epoch)
-        decision = self.decide(rt, rnd)
+        exists, stats = snapshot.result()
+        if exists:
+            log.info("%s epoch %d: already have an intent (manual or earlier): not betting again", rt.name, epoch)
+            return None
+        decision = self.decide(rt, rnd, stats)
         self.stats.decisions += 1
         if decision.side is None or decision.stake_wei <= 0:
             self.stats.skips += 1
@@ -276,18 +293,18 @@ class Daemon:
             self.on_decision(decision, result)
         return result
 
-    def decide(self, rt: MarketRuntime, rnd: Round) -> Decision:
+    def decide(self, rt: MarketRuntime, rnd: Round, stats: tuple[int, int, int] | None = None) -> Decision:
         params = rt.market.params()
         now = self.chain_now()
         signal = None
-        reference = 0.0
+        reference = Decimal(0)
         if rt.topic is not None and self.signals is not None:
             try:
                 ref_raw = rt.fresh_reference()
-                reference = float(ref_raw) / 10**rt.market.spec.price_decimals
+                reference = Decimal(ref_raw).scaleb(-rt.market.spec.price_decimals)
             except (TemporaryError, ValueError) as exc:
                 log.warning("%s: no reference price (%s)", rt.name, exc)
-            signal = self.signals.latest_signal(rt.topic, reference, time.time())
+            signal = self.signals.latest_signal(rt.topic.name, reference, time.time())
         p_up = float(getattr(signal, "p_up", float("nan"))) if signal is not None else float("nan")
         ai_direction = 0
         if rnd.ai_price is not None and reference:
@@ -312,15 +329,13 @@ class Daemon:
         stake = int(out.stake_wei)
         reason = str(out.reason)
         if side is not None and stake > 0:
-            with session_scope(self.sessions) as s:
-                account = self.executor.account
-                risk_ctx = RiskContext(
-                    market=rt.name, epoch=rnd.epoch, stake_wei=stake, bankroll_wei=bankroll,
-                    total_pool_wei=rnd.total_amount, params=params,
-                    day_staked_wei=ledger_stats.staked_today(s, account),
-                    day_pnl_wei=ledger_stats.pnl_today(s, account),
-                    consecutive_losses=ledger_stats.consecutive_losses(s, account),
-                )
+            if stats is None:
+                stats = self._journal_snapshot(rt.name, rnd.epoch)[1]
+            risk_ctx = RiskContext(
+                market=rt.name, epoch=rnd.epoch, stake_wei=stake, bankroll_wei=bankroll,
+                total_pool_wei=rnd.total_amount, params=params,
+                day_staked_wei=stats[0], day_pnl_wei=stats[1], consecutive_losses=stats[2],
+            )
             verdict = evaluate(self.limits, risk_ctx)
             if not verdict.allowed:
                 side, stake, reason = None, 0, f"risk {verdict.limit}: {verdict.reason}"

@@ -43,10 +43,10 @@ class EpochSignals:
     def __init__(self, market: PredictionMarket) -> None:
         self.market = market
 
-    def poll(self, topic) -> None:
+    def poll_due(self) -> None:
         return None
 
-    def latest_signal(self, topic, reference_price, now):
+    def latest_signal(self, topic_name, reference_price, now=None):
         epoch = self.market.current_epoch()
         if epoch % 4 == 0:
             return None  # no signal: skip

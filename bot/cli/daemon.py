@@ -1,0 +1,24 @@
+"""``run``: the daemon (paper by default; ``--live`` to trade)."""
+
+from __future__ import annotations
+
+import click
+
+from bot.app import build_app
+from bot.cli.common import Ctx, pass_ctx
+
+
+def register(cli: click.Group) -> None:
+    @cli.command("run")
+    @click.option("--live", is_flag=True, help="Trade for real (needs a key; mainnet also needs risk.confirm_mainnet).")
+    @click.option("--rounds", type=click.IntRange(min=1), default=None, help="Stop after this many new rounds.")
+    @pass_ctx
+    def run(ctx: Ctx, live: bool, rounds: int | None) -> None:
+        """Run the daemon until Ctrl-C / SIGTERM: poll Allora, bet before each lock, reconcile, claim."""
+        from bot.engine.runner import build_runtime, run_until_stopped
+
+        app = build_app(ctx.settings, live=live or ctx.settings.mode == "live")
+        runtime = build_runtime(app)
+        click.echo(f"daemon running in {app.settings.mode} mode on {', '.join(app.markets)} (Ctrl-C to stop)", err=True)
+        run_until_stopped(runtime, max_rounds=rounds)
+        click.echo("daemon stopped", err=True)
