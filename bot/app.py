@@ -38,6 +38,7 @@ class App:
     chains: dict[str, Web3] = field(default_factory=dict)
     markets: dict[str, PredictionMarket] = field(default_factory=dict)
     account: LocalAccount | None = None
+    _senders: dict[str, TxSender] = field(default_factory=dict, repr=False)
 
     @property
     def live(self) -> bool:
@@ -61,9 +62,12 @@ class App:
         return clock
 
     def sender(self, market: str) -> TxSender:
+        """The one transaction sender of our account on this market's chain (one nonce counter per account)."""
         if self.account is None:
             raise OperationalError("no signing key loaded: live mode needs a keystore or a key in the environment")
         cfg = self.settings.market(market)
+        if cfg.chain in self._senders:
+            return self._senders[cfg.chain]
         chain = self.settings.chains[cfg.chain]
         targets = [m.address for m in self.settings.markets if m.chain == cfg.chain]
         w3 = self.chains[cfg.chain]
@@ -72,10 +76,12 @@ class App:
                 token = self.markets[m.name].token_address()
                 if token:
                     targets.append(token)
-        return TxSender(
+        sender = TxSender(
             w3, self.account, self.sessions, GasPolicy(self.settings.execution.gas), targets, chain.chain_id,
             gas_limit=self.settings.execution.gas.gas_limit,
         )
+        self._senders[cfg.chain] = sender
+        return sender
 
     def caps(self) -> SpendingCaps:
         return SpendingCaps(self.settings.risk.max_stake_per_bet_wei, self.settings.risk.max_stake_per_day_wei)

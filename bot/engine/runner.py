@@ -28,7 +28,7 @@ class Runtime:
 
     def stop(self) -> None:
         self.daemon.stop()
-        close = getattr(self.poller, "close", None)
+        close = getattr(self.poller, "close", None) or getattr(getattr(self.poller, "source", None), "close", None)
         if callable(close):
             close()
 

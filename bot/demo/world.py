@@ -1,0 +1,177 @@
+"""The demo's world: anvil devnet, our V2 market and oracle, a keeper on real BTC prices, a crowd of other bettors,
+and the local Allora service emulating a BTC topic on the same price series.
+
+Alignment (so that the Allora signal is about the round it is used for): round ``e`` locks at the close of bar
+``base + e - 1`` and closes at the close of bar ``base + e``; while round ``e`` is open, the Allora service's clock
+maps into the middle of bar ``base + e``, so its newest closed bar is ``base + e - 1`` and its forecast is the
+log-return of bar ``base + e`` — exactly the round's outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_account import Account
+from web3 import Web3
+
+from bot.allora.localservice import (
+    DEFAULT_PRICES,
+    DEV_SIGNER_KEY,
+    AlloraService,
+    EnsembleGenerator,
+    PriceSeries,
+    ServiceConfig,
+    ServiceTopic,
+    serve_in_thread,
+)
+from bot.devnet.anvil import AnvilNode
+from bot.devnet.deploy import Deployment, MarketConfig, deploy_v2
+from bot.devnet.keeper import Keeper, KeeperEvent
+
+log = logging.getLogger(__name__)
+
+TOPIC_ID = 14
+BOT_ACCOUNT_INDEX = 5
+CROWD = range(6, 12)
+PRICE_DECIMALS = 8
+
+
+@dataclass
+class RoundClock:
+    """The market's currently open epoch, as the keeper reports it (drives the Allora service's time map)."""
+
+    epoch: int = 0
+    lock_prices: dict[int, int] = field(default_factory=dict)
+    events: list[KeeperEvent] = field(default_factory=list)
+
+    def on_event(self, ev: KeeperEvent) -> None:
+        self.events.append(ev)
+        self.epoch = ev.epoch
+
+
+@dataclass
+class World:
+    node: AnvilNode
+    deployment: Deployment
+    series: PriceSeries
+    base_bar: int
+    clock: RoundClock
+    allora_url: str
+    allora_rest_url: str
+    interval: int
+    bot_key: str
+    stop: threading.Event
+    threads: list[threading.Thread] = field(default_factory=list)
+    crowd_bets: int = 0
+
+    @property
+    def bot_address(self) -> str:
+        return str(Account.from_key(self.bot_key).address)
+
+    @property
+    def signer_address(self) -> str:
+        return str(Account.from_key(DEV_SIGNER_KEY).address)
+
+    def bar_price(self, epoch: int) -> float:
+        return self.series.closes[self.base_bar + epoch]
+
+
+def _time_map(series: PriceSeries, base_bar: int, clock: RoundClock):  # type: ignore[no-untyped-def]
+    def mapping(t: float) -> float:
+        return series.open_times[base_bar + max(clock.epoch, 1)] + series.bar_seconds / 2
+
+    return mapping
+
+
+def _prices(series: PriceSeries, base_bar: int, steps: int) -> Iterator[int]:
+    """Keeper step k (k >= 1) locks round k at the close of bar base + k - 1; step 0 (genesis start) takes no price."""
+    for k in range(steps):
+        yield int(round(series.closes[base_bar + max(k, 1) - 1] * 10**PRICE_DECIMALS))
+
+
+def _crowd(world: World, seed: int) -> None:
+    """Other players: 2-4 bets a round from other accounts, sized like small real pools, leaning with momentum."""
+    rng = random.Random(seed)
+    w3 = Web3(Web3.HTTPProvider(world.node.url))
+    market = world.deployment.market(w3)
+    accounts = [world.node.accounts[i] for i in CROWD]
+    done: set[int] = set()
+    while not world.stop.is_set():
+        try:
+            epoch = int(market.functions.currentEpoch().call())
+            rnd = market.functions.rounds(epoch).call()
+            start, lock = int(rnd[1]), int(rnd[2])
+            now = time.time()
+            if epoch and epoch not in done and start and start + 1.5 <= now < lock - 4:
+                done.add(epoch)
+                momentum = world.bar_price(epoch - 1) - world.bar_price(max(epoch - 2, 0))
+                for who in rng.sample(accounts, rng.randint(2, 4)):
+                    bull = rng.random() < (0.6 if momentum > 0 else 0.4)
+                    amount = int(rng.lognormvariate(-2.3, 0.8) * 10**18)
+                    fn = market.functions.betBull if bull else market.functions.betBear
+                    fn(epoch).transact({"from": who, "value": max(amount, 10**15), "gas": 200_000})
+                    world.crowd_bets += 1
+        except Exception as exc:  # noqa: BLE001 — the crowd is scenery; it must never stop the demo
+            log.warning("crowd: %s", exc)
+        world.stop.wait(0.3)
+
+
+def build_world(stack: ExitStack, *, interval: int, rounds: int, seed: int = 7) -> World:
+    node = stack.enter_context(AnvilNode(block_time=0.5, accounts=12))
+    w3 = node.w3
+    deployment = deploy_v2(
+        w3,
+        MarketConfig(interval_seconds=interval, buffer_seconds=max(3, interval // 3), min_bet_amount=10**15,
+                     oracle_update_allowance=3600, initial_price=6_000_000_000_000, oracle_description="BTC / USD"),
+    )
+    series = PriceSeries.load_csv(DEFAULT_PRICES)
+    base_bar = len(series) // 2  # mid June 2025; the generator has long warmed up by then
+    clock = RoundClock()
+    generator = EnsembleGenerator(series, time_map=_time_map(series, base_bar, clock))
+    topic = ServiceTopic(TOPIC_ID, "BTC 5min log-return (demo)", "log-return", horizon_seconds=300,
+                         epoch_seconds=max(1, interval // 2))
+    service = AlloraService(ServiceConfig(topics=(topic,)), generator)
+    running = stack.enter_context(serve_in_thread(service))
+    stop = threading.Event()
+    world = World(node, deployment, series, base_bar, clock, running.base_url, running.rest_url, interval,
+                  node.private_keys[BOT_ACCOUNT_INDEX], stop)
+    keeper = Keeper(Web3(Web3.HTTPProvider(node.url)), deployment, on_event=clock.on_event)
+    steps = rounds + 8
+    keeper_thread = threading.Thread(
+        target=_run_keeper, args=(keeper, _prices(series, base_bar, steps), stop), name="keeper", daemon=True
+    )
+    crowd_thread = threading.Thread(target=_crowd, args=(world, seed), name="crowd", daemon=True)
+    world.threads = [keeper_thread, crowd_thread]
+    stack.callback(_stop_threads, world)
+    return world
+
+
+def _run_keeper(keeper: Keeper, prices: Iterator[int], stop: threading.Event) -> None:
+    try:
+        keeper.run_realtime(prices, delay=0.6, stop=stop)
+    except Exception as exc:  # noqa: BLE001 — reported, the demo then ends cleanly
+        log.error("keeper stopped: %s", exc)
+
+
+def _stop_threads(world: World) -> None:
+    world.stop.set()
+    for t in world.threads:
+        if t.is_alive():
+            t.join(timeout=world.interval + 5)
+
+
+def start(world: World) -> None:
+    for t in world.threads:
+        t.start()
+
+
+def summary(world: World) -> dict[str, Any]:
+    return {"anvil": world.node.url, "market": world.deployment.market_address, "allora": world.allora_url,
+            "crowd_bets": world.crowd_bets}
