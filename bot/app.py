@@ -106,23 +106,28 @@ def build_app(settings: Settings, *, live: bool | None = None, connect_chains: b
     """
     if live is not None:
         settings = settings.model_copy(update={"mode": "live" if live else "paper"})
-    engine = make_engine(settings.database_url)
-    app = App(settings=settings, engine=engine, sessions=session_factory(engine))
     enabled: list[MarketConfig] = [m for m in settings.markets if m.enabled]
+    # everything that can refuse runs before anything is written (no database file for a refused command)
     if settings.mode == "live":
         for m in enabled:
             require_live_ok("live", settings.chains[m.chain].mainnet, settings.risk.confirm_mainnet)
+    account: LocalAccount | None = None
     if need_key or (need_key is None and settings.mode == "live"):
-        app.account = load_account(settings.wallet)
+        account = load_account(settings.wallet)
     elif settings.wallet.keystore is None:
         try:
-            app.account = load_account(settings.wallet)
+            account = load_account(settings.wallet)
         except OperationalError:
-            app.account = None
+            account = None
+    chains: dict[str, Web3] = {}
     if connect_chains:
         for m in enabled:
-            if m.chain not in app.chains:
-                app.chains[m.chain] = connect(settings.chains[m.chain])
+            if m.chain not in chains:
+                chains[m.chain] = connect(settings.chains[m.chain])
+    engine = make_engine(settings.database_url)
+    app = App(settings=settings, engine=engine, sessions=session_factory(engine), chains=chains, account=account)
+    if connect_chains:
+        for m in enabled:
             app.markets[m.name] = open_market(app.chains[m.chain], m)
     return app
 

@@ -151,6 +151,7 @@ def register(cli: click.Group) -> None:
         for rec in build_reconcilers(app):
             rec.reconcile()
             report[",".join(m.name for m in rec.markets)] = _plain(rec.claim())
+            rec.reconcile()  # attribute the claims (amounts, gas) to the settled bets
         emit(report, as_json, lambda: [click.echo(f"{k}: {v}") for k, v in report.items()])
 
     @cli.command("status")
@@ -247,6 +248,8 @@ def _plain(obj: Any) -> Any:
 
     if is_dataclass(obj) and not isinstance(obj, type):
         return asdict(obj)
+    if isinstance(obj, list | tuple):
+        return [_plain(o) for o in obj]
     return obj
 
 
