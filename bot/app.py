@@ -154,10 +154,26 @@ def startup_checks(settings: Settings, app: App | None = None) -> dict[str, Any]
                 f"({type(exc).__name__}): wrong contract or wrong dialect"
             ) from None
         block_ts = market.chain_time()
+        skew = time.time() - block_ts
+        if abs(skew) > settings.execution.max_clock_skew_seconds:
+            raise OperationalError(
+                f"market {name}: local clock is {skew:+.0f} s off the chain's latest block (tolerance "
+                f"{settings.execution.max_clock_skew_seconds} s): fix the system clock (NTP) before betting"
+            )
         entry.update(epoch=epoch, paused=params.paused, interval=params.interval_seconds,
                      min_bet_wei=params.min_bet_amount, fee_bp=params.treasury_fee_bp,
                      clock_skew_s=round(time.time() - block_ts, 3))
         if app.account is not None:
-            entry["balance_wei"] = int(market.w3.eth.get_balance(app.account.address))
+            balance = int(market.w3.eth.get_balance(app.account.address))
+            gas = settings.execution.gas
+            need = gas.gas_limit * int(gas.ceiling_gwei * 10**9)
+            if market.spec.currency == "native":
+                need += max(settings.risk.max_stake_per_bet_wei, params.min_bet_amount)
+            entry["balance_wei"] = balance
+            if app.live and balance < need:
+                raise OperationalError(
+                    f"account {app.account.address} holds {balance} wei on {name}'s chain; a bet needs up to {need} "
+                    "wei (stake + gas at the ceiling)"
+                )
         results[name] = entry
     return results

@@ -17,7 +17,10 @@ def register(cli: click.Group) -> None:
         """Run the daemon until Ctrl-C / SIGTERM: poll Allora, bet before each lock, reconcile, claim."""
         from bot.engine.runner import build_runtime, run_until_stopped
 
+        from bot.app import startup_checks
+
         app = build_app(ctx.settings, live=live or ctx.settings.mode == "live")
+        startup_checks(app.settings, app)  # right contract, right chain, funds, clock — before anything runs
         runtime = build_runtime(app)
         click.echo(f"daemon running in {app.settings.mode} mode on {', '.join(app.markets)} (Ctrl-C to stop)", err=True)
         run_until_stopped(runtime, max_rounds=rounds)

@@ -194,6 +194,8 @@ class LiveExecutor:
     # -- placing ------------------------------------------------------------------------------------------------------
     def place(self, req: BetRequest) -> BetResult:
         fired = req.fired_at or time.perf_counter()
+        if req.market.spec.currency == "erc20":
+            self.ensure_allowance(req.market, req.amount)
         tx = req.market.build_bet(req.position, req.epoch, req.amount)
         # the chain clock and the pre-flight eth_call run on a helper thread while the intent row commits (fsync):
         # both are reads, and nothing is signed before the commit
@@ -205,6 +207,14 @@ class LiveExecutor:
             return BetResult(intent_id, IntentState.FAILED, "spending cap")
         _crashpoint("after-intent")
         return self._drive(intent_id, req, fired, tx, checks.result())
+
+    def ensure_allowance(self, market: PredictionMarket, amount: int) -> None:
+        """ERC-20 markets: approve exactly the stake when the allowance is short (never an unlimited approval)."""
+        if market.allowance(self.account) >= amount:
+            return
+        _, receipt = self.sender.send(market.build_approve(amount), market.name)
+        if receipt is None or receipt.status != 1:
+            raise TemporaryError("token approval did not land")
 
     def _checks(self, req: BetRequest, tx: TxRequest) -> tuple[float, RevertError | TemporaryError | None]:
         """(chain time, the pre-flight's error or None)."""
