@@ -231,6 +231,7 @@ def test_claim_history_pnl_after_a_won_round(capsys, devnet_cfg, tmp_path):
     m = keeper.market
     rc, _, err = run(capsys, "-c", str(cfg), "bet", "bull", "--market", "m1", "--amount", "0.05", "--live", "--yes")
     assert rc == 0, err
+    m.functions.betBear(1).transact({"from": chain.accounts[8], "value": 10**17, "gas": 200_000})  # the other side
     keeper.genesis_lock(P, at=keeper.lock_timestamp())
     keeper.execute(P + 10**8, at=keeper.lock_timestamp())
     keeper.advance_to(chain.chain_time() + 2)
