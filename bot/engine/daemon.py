@@ -101,6 +101,23 @@ class DaemonStats:
         return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
 
 
+def signal_summary(signal: Any) -> dict[str, Any] | None:
+    """What the decision was based on, for the journal: enough to find the inference in the inference log."""
+    if signal is None:
+        return None
+    inference = getattr(signal, "inference", None)
+    return {
+        "topic_id": getattr(signal, "topic_id", None),
+        "p_up": getattr(signal, "p_up", None),
+        "predicted_return": getattr(signal, "predicted_return", None),
+        "age_seconds": getattr(signal, "age_seconds", None),
+        "p_up_source": str(getattr(signal, "p_up_source", "")),
+        "inference_timestamp": getattr(inference, "timestamp", None),
+        "inference_source": str(getattr(inference, "source", "")),
+        "inference_value": str(getattr(inference, "value", "")),
+    }
+
+
 class Daemon:
     def __init__(
         self,
@@ -339,5 +356,5 @@ class Daemon:
             verdict = evaluate(self.limits, risk_ctx)
             if not verdict.allowed:
                 side, stake, reason = None, 0, f"risk {verdict.limit}: {verdict.reason}"
-        ctx["signal"] = None if signal is None else getattr(signal, "to_dict", lambda: str(signal))()
+        ctx["signal"] = signal_summary(signal)
         return Decision(rt.name, rnd.epoch, side, stake, reason, ctx)
