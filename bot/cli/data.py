@@ -1,0 +1,150 @@
+"""``download-data``, ``rounds export``, ``backtest`` and ``sweep``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bot.cli.common import CliError, Ctx, emit, json_option, pass_ctx
+
+
+def _param_pairs(pairs: tuple[str, ...]) -> dict[str, Any]:
+    import yaml
+
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise CliError(f"--param expects key=value, got {pair!r}")
+        key, raw = pair.split("=", 1)
+        out[key.strip()] = yaml.safe_load(raw)
+    return out
+
+
+def register(cli: click.Group) -> None:
+    @cli.command("download-data")
+    @click.option("--exchange", default="binance", show_default=True, help="Any ccxt exchange id.")
+    @click.option("--symbol", default="BTC/USDT", show_default=True)
+    @click.option("--timeframe", default="5m", show_default=True)
+    @click.option("--since", required=True, help="Start (ISO date or unix ms).")
+    @click.option("--until", default=None, help="End, exclusive (default: now).")
+    @click.option("--cache-dir", default="data/ohlcv", show_default=True, type=click.Path(file_okay=False))
+    @json_option
+    def download_data(exchange: str, symbol: str, timeframe: str, since: str, until: str | None, cache_dir: str,
+                      as_json: bool) -> None:
+        """Download candles over ccxt into a resumable on-disk cache (rate-limited, with a progress bar)."""
+        from bot.backtest.feeds import detect_gaps, download_ohlcv
+
+        try:
+            frame = download_ohlcv(exchange, symbol, timeframe, since, until, cache_dir, progress=not as_json)
+        except (ValueError, KeyError) as exc:
+            raise CliError(str(exc)) from None
+        gaps = detect_gaps(frame, timeframe)
+        out = {"rows": len(frame), "first": str(frame.index[0]) if len(frame) else None,
+               "last": str(frame.index[-1]) if len(frame) else None, "gaps": len(gaps), "cache_dir": cache_dir}
+        emit(out, as_json, f"{out['rows']} candles {out['first']} .. {out['last']}, {out['gaps']} gap(s) "
+                           f"(never interpolated) in {cache_dir}")
+
+    @cli.group("rounds")
+    def rounds() -> None:
+        """Historical rounds."""
+
+    @rounds.command("export")
+    @click.option("--market", "-m", required=True)
+    @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False))
+    @click.option("--from-epoch", type=click.IntRange(min=1), default=1, show_default=True)
+    @click.option("--to-epoch", type=click.IntRange(min=1), default=None)
+    @click.option("--page", type=click.IntRange(1, 5000), default=500, show_default=True)
+    @json_option
+    @pass_ctx
+    def export(ctx: Ctx, market: str, out_path: str, from_epoch: int, to_epoch: int | None, page: int,
+               as_json: bool) -> None:
+        """Export closed rounds over RPC (paged, resumable: rerun to continue) for backtests."""
+        from bot.app import build_app
+        from bot.cli.trade import _check_market
+        from bot.markets.export import export_rounds
+
+        _check_market(ctx, market)
+        app = build_app(ctx.settings, live=False)
+
+        def progress(done: int, total: int) -> None:
+            if not as_json:
+                click.echo(f"\r{done}/{total} rounds", nl=False, err=True)
+
+        result = export_rounds(app.market(market), Path(out_path), start_epoch=from_epoch, end_epoch=to_epoch,
+                               page=page, progress=progress)
+        out = {"path": str(result.path), "written": result.written, "first_epoch": result.first_epoch,
+               "last_epoch": result.last_epoch, "resumed_after": result.resumed_from}
+        emit(out, as_json, f"\nwrote {result.written} rounds to {result.path}")
+
+    @cli.command("backtest")
+    @click.option("--strategy", "-s", default="edge", show_default=True, help="Built-in strategy name.")
+    @click.option("--strategy-file", default=None, type=click.Path(dir_okay=False), help="Your own Strategy class.")
+    @click.option("--class-name", default=None)
+    @click.option("--param", "params", multiple=True, help="Strategy parameter key=value (repeatable).")
+    @click.option("--data", default=None, type=click.Path(dir_okay=False), help="Candles CSV (default: shipped slice).")
+    @click.option("--rounds-file", default=None, type=click.Path(dir_okay=False),
+                  help="Real rounds (ndjson) or a `rounds export` CSV instead of rounds built from candles.")
+    @click.option("--inferences", default=None, type=click.Path(dir_okay=False),
+                  help="Inference log export (time + p_up or predicted return); default: offline forecaster.")
+    @click.option("--set", "overrides", multiple=True, help="Backtest setting key=value (fee_bp, bankroll_wei, ...).")
+    @click.option("--plots", default=None, type=click.Path(file_okay=False), help="Save PNG + HTML report here.")
+    @json_option
+    def backtest(strategy: str, strategy_file: str | None, class_name: str | None, params: tuple[str, ...],
+                 data: str | None, rounds_file: str | None, inferences: str | None, overrides: tuple[str, ...],
+                 plots: str | None, as_json: bool) -> None:
+        """Backtest a strategy with exact parimutuel settlement, next to the baselines."""
+        from bot.backtest.report import print_report, save_report, to_json
+        from bot.backtest.runner import BacktestError, run_backtest
+        from bot.config import StrategyConfig
+        from strategies.base import StrategyError
+
+        chosen: Any = strategy
+        if strategy_file:
+            chosen = StrategyConfig(name=strategy, file=strategy_file, class_name=class_name)
+        try:
+            result = run_backtest(chosen, params=_param_pairs(params), data=data, rounds_file=rounds_file,
+                                  inferences=inferences, **_param_pairs(overrides))
+        except (BacktestError, StrategyError, FileNotFoundError) as exc:
+            raise CliError(str(exc)) from None
+        except TypeError as exc:
+            raise CliError(f"unknown backtest setting: {exc}") from None
+        report = to_json(result)
+        if plots:
+            report["files"] = {k: str(v) for k, v in save_report(result, plots).items()}
+        if as_json:
+            click.echo(json.dumps(report, indent=2, default=str))
+        else:
+            print_report(result)
+            if plots:
+                click.echo(f"plots: {report['files']}")
+
+    @cli.command("sweep")
+    @click.option("--strategy", "-s", default="edge", show_default=True)
+    @click.option("--grid", "grid", multiple=True, required=True, help="key=v1,v2,... (repeatable).")
+    @click.option("--train-fraction", type=click.FloatRange(0.1, 0.95), default=0.7, show_default=True)
+    @click.option("--workers", type=click.IntRange(1, 64), default=None)
+    @click.option("--data", default=None, type=click.Path(dir_okay=False))
+    @click.option("--rounds-file", default=None, type=click.Path(dir_okay=False))
+    @json_option
+    def sweep(strategy: str, grid: tuple[str, ...], train_fraction: float, workers: int | None, data: str | None,
+              rounds_file: str | None, as_json: bool) -> None:
+        """A parameter grid in parallel processes, with a train/test (out-of-sample) split."""
+        import yaml
+
+        from bot.backtest.runner import run_backtest
+        from bot.backtest.sweep import run_sweep
+
+        axes: dict[str, list[Any]] = {}
+        for item in grid:
+            if "=" not in item:
+                raise CliError(f"--grid expects key=v1,v2,..., got {item!r}")
+            key, values = item.split("=", 1)
+            axes[key.strip()] = [yaml.safe_load(v) for v in values.split(",") if v.strip()]
+        base = run_backtest(strategy, data=data, rounds_file=rounds_file, baselines=())
+        table = run_sweep(strategy, axes, base.rounds, base.signals, config=base.settings.engine_config(),
+                          train_fraction=train_fraction, max_workers=workers)
+        rows = json.loads(table.to_json(orient="records"))
+        emit(rows, as_json, lambda: click.echo(table.to_string(max_rows=50)))
