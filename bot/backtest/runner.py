@@ -1,0 +1,341 @@
+"""``run_backtest``: the one call the CLI makes (``python main.py backtest ...``).
+
+From a fresh clone it runs on the shipped data: rounds replayed over ``bot/data/BTCUSDT_5m_2025-05_06.csv.gz`` with
+pools drawn from the model fitted to the shipped real PancakeSwap rounds, signals from an offline forecaster (labelled
+``offline:<name>``, not Allora), the ``edge`` strategy and the baselines always-bull, coin-flip and follow-the-crowd.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from bot.backtest.engine import EngineConfig, EngineResult, PreparedRounds, bets_fingerprint, run_engine
+from bot.backtest.feeds import Gap, detect_gaps, load_csv, timeframe_seconds, to_ms
+from bot.backtest.inferences import (
+    DEFAULT_VOLATILITY,
+    align_inferences,
+    candle_inferences,
+    get_forecaster,
+    load_inferences,
+    round_price_inferences,
+)
+from bot.backtest.metrics import compute_metrics
+from bot.backtest.rounds import PoolModel, build_rounds, load_rounds_file
+from bot.config import StrategyConfig
+from strategies.base import Strategy
+from strategies.registry import build_strategy, load_strategy, strategy_class
+
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+SHIPPED_CANDLES = DATA_DIR / "BTCUSDT_5m_2025-05_06.csv.gz"
+SHIPPED_ROUNDS = DATA_DIR / "pcs-v2-bnb-2021-12-slice.ndjson"
+DEFAULT_BASELINES: tuple[str, ...] = ("always_bull", "coin_flip", "crowd")
+
+
+class BacktestError(ValueError):
+    """The backtest could not be set up (bad inputs, no overlap between data and signals, ...)."""
+
+
+@dataclass(frozen=True)
+class BacktestSettings:
+    """Everything about a run except the strategy and the data files (all overridable as ``run_backtest`` kwargs)."""
+
+    fee_bp: int = 300
+    min_bet_wei: int = 10**15  # 0.001 BNB, the mainnet deploy config
+    bankroll_wei: int = 10**18
+    lead_seconds: float = 4.0  # decide this long before lock
+    gas_per_bet_wei: int = 10**13  # ~100k gas at 0.1 gwei (BSC, 2025)
+    gas_per_claim_wei: int = 10**13
+    dialect: Literal["v2", "v3", "ai"] = "v2"
+    interval_seconds: int = 300
+    delay_seconds: int = 0  # lock -> executeRound delay when building rounds from candles
+    timeframe: str | None = None  # candle timeframe; inferred from the file when None
+    pool_model: PoolModel | None = None  # None: fitted to the shipped real rounds
+    missed_execution_rate: float = 0.0
+    seed: int = 0
+    forecaster: str = "momentum"  # offline forecaster when no inference log is given
+    forecaster_params: Mapping[str, Any] = field(default_factory=dict)
+    ai_forecaster: str = "random"  # AI dialect on candles: stands in for the on-chain AI price
+    volatility: float = DEFAULT_VOLATILITY  # to turn logged predicted returns into p_up
+    max_signal_age: float | None = 900.0
+    rebalance_every: int | None = None
+    stop_on_ruin: bool = True
+    baselines: Sequence[str] = DEFAULT_BASELINES
+    baseline_stake_wei: int | None = None  # None: the median stake of the strategy's bets (else 10 x min bet)
+    start: int | str | None = None  # keep rounds locking at/after this (unix ms, or ISO date)
+    end: int | str | None = None  # ... and before this
+    price_decimals: int = 8
+
+    def engine_config(self) -> EngineConfig:
+        return EngineConfig(
+            fee_bp=self.fee_bp,
+            min_bet_wei=self.min_bet_wei,
+            bankroll_wei=self.bankroll_wei,
+            lead_seconds=self.lead_seconds,
+            gas_per_bet_wei=self.gas_per_bet_wei,
+            gas_per_claim_wei=self.gas_per_claim_wei,
+            dialect=self.dialect,
+            stop_on_ruin=self.stop_on_ruin,
+            rebalance_every=self.rebalance_every,
+        )
+
+
+@dataclass
+class BacktestResult:
+    """A finished backtest: inputs described, the strategy's run, its metrics and the baselines' metrics."""
+
+    strategy: str
+    strategy_params: dict[str, Any]
+    settings: BacktestSettings
+    rounds: pd.DataFrame
+    signals: pd.DataFrame
+    signal_source: str
+    run: EngineResult
+    metrics: dict[str, Any]
+    baselines: dict[str, dict[str, Any]]
+    baseline_runs: dict[str, EngineResult]
+    fingerprint: str
+    data_source: str
+    gaps: list[Gap] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def signal_is_allora(self) -> bool:
+        return not self.signal_source.startswith("offline:")
+
+    def to_json(self) -> dict[str, Any]:
+        from bot.backtest.report import to_json
+
+        return to_json(self)
+
+    def print(self) -> None:
+        from bot.backtest.report import print_report
+
+        print_report(self)
+
+    def save_report(self, out_dir: str | Path) -> dict[str, Path]:
+        from bot.backtest.report import save_report
+
+        return save_report(self, out_dir)
+
+
+def _settings(settings: BacktestSettings | None, overrides: Mapping[str, Any]) -> BacktestSettings:
+    base = settings or BacktestSettings()
+    known = {f.name for f in fields(BacktestSettings)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise BacktestError(f"unknown backtest setting(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    try:
+        return replace(base, **overrides)
+    except (TypeError, ValueError) as exc:
+        raise BacktestError(str(exc)) from None
+
+
+def _strategy(strategy: str | StrategyConfig | Strategy, params: Mapping[str, Any] | None) -> Strategy:
+    if isinstance(strategy, Strategy):
+        if params:
+            raise BacktestError("params cannot be combined with a Strategy instance")
+        return strategy
+    if isinstance(strategy, StrategyConfig):
+        merged = StrategyConfig(
+            name=strategy.name, file=strategy.file, class_name=strategy.class_name, params={**strategy.params, **(params or {})}
+        )
+        return load_strategy(merged)
+    return build_strategy(strategy_class(strategy), dict(params or {}))
+
+
+def _filter_time(rounds: pd.DataFrame, start: int | str | None, end: int | str | None) -> pd.DataFrame:
+    if start is None and end is None:
+        return rounds
+    lock_ms = rounds["lock_ts"].to_numpy(dtype=np.int64) * 1000
+    keep = np.ones(len(rounds), dtype=bool)
+    if start is not None:
+        keep &= lock_ms >= (to_ms(start) or 0)
+    if end is not None:
+        keep &= lock_ms < (to_ms(end) or 0)
+    out = rounds.loc[keep].reset_index(drop=True)
+    out.attrs = dict(rounds.attrs)
+    return out
+
+
+def _load_candles(data: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    if isinstance(data, pd.DataFrame):
+        from bot.backtest.feeds import normalise_candles
+
+        return normalise_candles(data), "candles:dataframe"
+    path = Path(data)
+    return load_csv(path), f"candles:{path.name}"
+
+
+def run_backtest(
+    strategy: str | StrategyConfig | Strategy = "edge",
+    *,
+    params: Mapping[str, Any] | None = None,
+    data: str | Path | pd.DataFrame | None = None,
+    rounds_file: str | Path | None = None,
+    inferences: str | Path | pd.DataFrame | None = None,
+    settings: BacktestSettings | None = None,
+    **overrides: Any,
+) -> BacktestResult:
+    """Run one backtest and its baselines.
+
+    - ``strategy``: a built-in name (``edge``, ``follow``, ``ai_follow``, ...), a ``StrategyConfig`` (name or user
+      file + class) or a ``Strategy`` instance; ``params`` are its parameters.
+    - ``data``: a candle CSV (``open_time_ms, open, high, low, close, volume``) or DataFrame. Without ``rounds_file``
+      rounds are built from it (settled on these candles); default: the shipped BTC/USDT 5m slice.
+    - ``rounds_file``: real rounds (``bot/data``'s PancakeSwap ndjson) or an RPC export (see ``bot.backtest.rounds``).
+    - ``inferences``: a signal log (CSV/ndjson/DataFrame: time + ``p_up`` or a predicted return); without it an
+      offline forecaster (``settings.forecaster``) runs over ``data``'s candles, or over the rounds' own lock prices.
+    - ``settings`` / ``**overrides``: ``BacktestSettings`` fields (fee, bankroll, gas, lead, seed, dialect, ...).
+    """
+    cfg = _settings(settings, overrides)
+    strat = _strategy(strategy, params)
+    notes: list[str] = [
+        "pools at decision time are the rounds' final pools (late bets are not modelled): optimistic",
+        "stakes are sized from the initial bankroll"
+        if cfg.rebalance_every is None
+        else f"stakes are re-sized from the bankroll every {cfg.rebalance_every} rounds",
+    ]
+    candles: pd.DataFrame | None = None
+    gaps: list[Gap] = []
+    if data is not None or rounds_file is None:
+        candles, data_source = _load_candles(data if data is not None else SHIPPED_CANDLES)
+        tf_s = timeframe_seconds(cfg.timeframe) if cfg.timeframe else None
+        gaps = detect_gaps(candles, tf_s or _median_step(candles))
+        if gaps:
+            notes.append(f"{len(gaps)} gap(s) in the candles: rounds across them are dropped, never interpolated")
+    if rounds_file is not None:
+        rounds = load_rounds_file(rounds_file, interval_seconds=cfg.interval_seconds, price_decimals=cfg.price_decimals)
+        data_source = f"rounds:{Path(rounds_file).name}"
+        if rounds.attrs.get("timestamps") == "synthetic":
+            notes.append("the rounds file has no timestamps: times are epoch x interval from an arbitrary origin")
+    else:
+        assert candles is not None
+        pool_model = cfg.pool_model
+        if pool_model is None:
+            from bot.backtest.rounds import DEFAULT_POOL_MODEL
+
+            pool_model = DEFAULT_POOL_MODEL
+            notes.append("pools drawn from the model fitted to the shipped real PancakeSwap rounds (Dec 2021)")
+        ai = get_forecaster(cfg.ai_forecaster, seed=cfg.seed + 1) if cfg.dialect == "ai" else None
+        if ai is not None:
+            notes.append(f"on-chain AI prices stood in for by offline:{ai.name}")
+        rounds = build_rounds(
+            candles,
+            timeframe=cfg.timeframe,
+            interval_seconds=cfg.interval_seconds,
+            delay_seconds=cfg.delay_seconds,
+            pool_model=pool_model,
+            seed=cfg.seed,
+            price_decimals=cfg.price_decimals,
+            missed_execution_rate=cfg.missed_execution_rate,
+            ai_forecaster=ai,
+            source=data_source,
+        )
+    rounds = _filter_time(rounds, cfg.start, cfg.end)
+    if rounds.empty:
+        raise BacktestError("no rounds to backtest (check start/end and the data)")
+
+    signals, signal_source = _signals(rounds, candles, inferences, cfg, notes)
+    engine_cfg = cfg.engine_config()
+    prep = PreparedRounds.from_frame(rounds, cfg.dialect)
+    run = run_engine(prep, signals, strat, engine_cfg)
+    metrics = compute_metrics(run)
+
+    stake = cfg.baseline_stake_wei
+    if stake is None:
+        stakes = run.bets["stake_wei"].to_numpy()
+        stake = int(np.median(stakes)) if len(stakes) else 10 * cfg.min_bet_wei
+        stake = max(stake - stake % cfg.min_bet_wei, cfg.min_bet_wei)
+    baseline_runs: dict[str, EngineResult] = {}
+    baseline_cfg = replace(engine_cfg, stop_on_ruin=False)  # score the baselines over every round, even if bust
+    if cfg.baselines:
+        notes.append(
+            f"baselines bet a fixed {stake / 10**18:g} per round and keep betting below zero (no ruin stop)"
+        )
+    for name in cfg.baselines:
+        cls = strategy_class(name)
+        kwargs: dict[str, Any] = {"stake_wei": stake}
+        if cls.name == "coin_flip":
+            kwargs["seed"] = cfg.seed
+        baseline_runs[cls.name] = run_engine(prep, signals, build_strategy(cls, kwargs), baseline_cfg)
+    return BacktestResult(
+        strategy=strat.name,
+        strategy_params=strat.params(),
+        settings=cfg,
+        rounds=rounds,
+        signals=signals,
+        signal_source=signal_source,
+        run=run,
+        metrics=metrics,
+        baselines={name: compute_metrics(r) for name, r in baseline_runs.items()},
+        baseline_runs=baseline_runs,
+        fingerprint=bets_fingerprint(run.bets),
+        data_source=data_source,
+        gaps=gaps,
+        notes=notes,
+    )
+
+
+def _median_step(candles: pd.DataFrame) -> int:
+    times = candles["open_time_ms"].to_numpy(dtype=np.int64)
+    if len(times) < 2:
+        return 300
+    return max(int(np.median(np.diff(times))) // 1000, 1)
+
+
+def _signals(
+    rounds: pd.DataFrame,
+    candles: pd.DataFrame | None,
+    inferences: str | Path | pd.DataFrame | None,
+    cfg: BacktestSettings,
+    notes: list[str],
+) -> tuple[pd.DataFrame, str]:
+    if inferences is not None:
+        frame = load_inferences(inferences, volatility=cfg.volatility)
+        sources = sorted(set(frame["source"].astype(str)))
+        source = sources[0] if len(sources) == 1 else "log:mixed"
+    else:
+        forecaster = get_forecaster(cfg.forecaster, **dict(cfg.forecaster_params))
+        real_times = rounds.attrs.get("timestamps") == "real"
+        if candles is not None and real_times and _overlaps(rounds, candles):
+            tf = timeframe_seconds(cfg.timeframe) if cfg.timeframe else _median_step(candles)
+            frame = candle_inferences(candles, forecaster, tf)
+        else:
+            if candles is not None:
+                notes.append("candles do not cover the rounds' times: forecasting from the rounds' own lock prices")
+            frame = round_price_inferences(rounds, forecaster)
+        source = f"offline:{forecaster.name}"
+        notes.append(f"signals: {source} — an offline stand-in, NOT Allora predictions")
+    signals = align_inferences(rounds, frame, cfg.lead_seconds, cfg.max_signal_age)
+    covered = int(signals["p_up"].notna().sum())
+    if covered == 0:
+        raise BacktestError("no signal precedes any round's decision time (check the inference timestamps)")
+    if covered < len(rounds):
+        notes.append(f"{len(rounds) - covered} of {len(rounds)} rounds have no usable signal (skipped by signal strategies)")
+    return signals, source
+
+
+def _overlaps(rounds: pd.DataFrame, candles: pd.DataFrame) -> bool:
+    if candles.empty or rounds.empty:
+        return False
+    first = int(candles["open_time_ms"].iloc[0]) // 1000
+    last = int(candles["open_time_ms"].iloc[-1]) // 1000
+    lock = rounds["lock_ts"].to_numpy()
+    return bool(((lock >= first) & (lock <= last)).mean() > 0.5)
+
+
+def settings_dict(settings: BacktestSettings) -> dict[str, Any]:
+    """JSON-ready settings (pool model as a dict, wei as ints)."""
+    out = asdict(settings)
+    out["baselines"] = list(settings.baselines)
+    out["forecaster_params"] = dict(settings.forecaster_params)
+    if settings.pool_model is not None:
+        out["pool_model"] = settings.pool_model.to_dict()
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in out.items()}
