@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,18 @@ def _param_pairs(pairs: tuple[str, ...]) -> dict[str, Any]:
         if "=" not in pair:
             raise CliError(f"--param expects key=value, got {pair!r}")
         key, raw = pair.split("=", 1)
-        out[key.strip()] = yaml.safe_load(raw)
+        value = yaml.safe_load(raw)
+        if isinstance(value, datetime.date):  # keep dates as the text the user wrote (ISO)
+            value = raw.strip()
+        out[key.strip()] = value
     return out
+
+
+def _time_arg(text: str | None) -> int | str | None:
+    """Unix milliseconds when all digits, else the ISO text."""
+    if text is None:
+        return None
+    return int(text) if text.strip().isdigit() else text
 
 
 def register(cli: click.Group) -> None:
@@ -31,14 +42,26 @@ def register(cli: click.Group) -> None:
     @click.option("--since", required=True, help="Start (ISO date or unix ms).")
     @click.option("--until", default=None, help="End, exclusive (default: now).")
     @click.option("--cache-dir", default="data/ohlcv", show_default=True, type=click.Path(file_okay=False))
+    @click.option("--api-url", default=None, help="Send the exchange's REST calls to this base URL (mirror/proxy).")
     @json_option
     def download_data(exchange: str, symbol: str, timeframe: str, since: str, until: str | None, cache_dir: str,
-                      as_json: bool) -> None:
+                      api_url: str | None, as_json: bool) -> None:
         """Download candles over ccxt into a resumable on-disk cache (rate-limited, with a progress bar)."""
+        import ccxt
+
         from bot.backtest.feeds import detect_gaps, download_ohlcv
 
+        client = None
+        if api_url:
+            if not hasattr(ccxt, exchange):
+                raise CliError(f"unknown ccxt exchange {exchange!r}")
+            client = getattr(ccxt, exchange)({"enableRateLimit": True})
+            for key, url in list(client.urls["api"].items()):
+                if isinstance(url, str) and "://" in url:
+                    client.urls["api"][key] = api_url.rstrip("/") + "/" + url.split("://", 1)[1].split("/", 1)[-1]
         try:
-            frame = download_ohlcv(exchange, symbol, timeframe, since, until, cache_dir, progress=not as_json)
+            frame = download_ohlcv(exchange, symbol, timeframe, _time_arg(since), _time_arg(until), cache_dir, progress=not as_json,
+                                   exchange=client)
         except (ValueError, KeyError) as exc:
             raise CliError(str(exc)) from None
         gaps = detect_gaps(frame, timeframe)
