@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import requests
 import requests.adapters
@@ -31,6 +31,54 @@ TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
     ValueError,  # json decode errors of malformed / truncated bodies
     UnicodeDecodeError,
 )
+
+
+IN_BAND_FAULT_CODES = (-32005, 429, -32603)  # rate limited / internal error reported inside a JSON-RPC answer
+
+
+def _malformed(response: Any) -> str:
+    """Why ``response`` is not a JSON-RPC 2.0 answer web3 can parse ("" if it is one); mirrors web3's own checks."""
+    if not isinstance(response, dict):
+        return "not an object"
+    if response.get("jsonrpc") != "2.0":
+        return 'no "jsonrpc": "2.0"'
+    if ("result" in response) == ("error" in response):
+        return "needs exactly one of result and error"
+    rid = response.get("id", ...)
+    if not (rid is None and "error" in response) and not isinstance(rid, int) and not _int_like(rid):
+        return "bad id"
+    err = response.get("error")
+    if "error" in response and (
+        not isinstance(err, dict) or not isinstance(err.get("code"), int) or not isinstance(err.get("message"), str)
+    ):
+        return "error is not an object with an integer code and a string message"
+    return ""
+
+
+def _int_like(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        int(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _id_key(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | str) else None
+
+
+def _checked(response: Any) -> RPCResponse:
+    """``response`` if it is an answer; ``ValueError`` if malformed, ``HTTPError`` if an in-band endpoint fault."""
+    why = _malformed(response)
+    if why:
+        raise ValueError(f"malformed JSON-RPC response ({why}): {str(response)[:80]}")
+    err = response.get("error")
+    if isinstance(err, dict) and err.get("code") in IN_BAND_FAULT_CODES and "revert" not in str(err.get("message")):
+        # rate limited / internal server error reported in-band: a fault of this endpoint, not an answer
+        raise requests.HTTPError(f"in-band rpc error {err.get('code')}: {str(err.get('message'))[:80]}")
+    return cast(RPCResponse, response)
 
 
 @dataclass
@@ -87,14 +135,15 @@ class FailoverProvider(JSONBaseProvider):
         if not urls:
             raise ValueError("at least one RPC URL is required")
         self.policy = policy or FailoverPolicy()
+        self._sessions = [_session() for _ in urls]
         self._providers = [
             HTTPProvider(
                 u,
                 request_kwargs={"timeout": self.policy.timeout},
-                session=_session(),
+                session=session,
                 exception_retry_configuration=None,
             )
-            for u in urls
+            for u, session in zip(urls, self._sessions, strict=True)
         ]
         self.health = [EndpointHealth(u) for u in urls]
         self._sleep = sleep
@@ -109,7 +158,9 @@ class FailoverProvider(JSONBaseProvider):
         now = self._clock()
         with self._lock:
             healthy = [i for i, h in enumerate(self.health) if h.healthy(now)]
-            sick = sorted((i for i, h in enumerate(self.health) if not h.healthy(now)), key=lambda i: self.health[i].down_until)
+            sick = sorted(
+                (i for i, h in enumerate(self.health) if not h.healthy(now)), key=lambda i: self.health[i].down_until
+            )
         return healthy + sick
 
     def _mark_ok(self, i: int) -> None:
@@ -131,14 +182,7 @@ class FailoverProvider(JSONBaseProvider):
 
     # -- requests -------------------------------------------------------------------------------------------------
     def _call(self, i: int, method: RPCEndpoint, params: Any) -> RPCResponse:
-        response = self._providers[i].make_request(method, params)
-        if not isinstance(response, dict) or ("result" not in response and "error" not in response):
-            raise ValueError(f"malformed JSON-RPC response: {str(response)[:80]}")
-        err = response.get("error")
-        if isinstance(err, dict) and err.get("code") in (-32005, 429, -32603) and "revert" not in str(err.get("message")):
-            # rate limited / internal server error reported in-band: a fault of this endpoint, not an answer
-            raise requests.HTTPError(f"in-band rpc error {err.get('code')}: {str(err.get('message'))[:80]}")
-        return response
+        return _checked(self._providers[i].make_request(method, params))
 
     def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
         last: BaseException | None = None
@@ -152,25 +196,51 @@ class FailoverProvider(JSONBaseProvider):
                     continue
                 self._mark_ok(i)
                 return response
-            self._sleep(self.policy.backoff * 2**attempt)
-        raise TemporaryError(f"all RPC endpoints failed for {method}: {type(last).__name__}: {str(last)[:160]}")
+            if attempt + 1 < self.policy.rounds:
+                self._sleep(self.policy.backoff * 2**attempt)
+        raise TemporaryError(
+            f"all RPC endpoints failed for {method}: {type(last).__name__}: {str(last)[:160]}"
+        ) from last
 
     def make_batch_request(self, batch_requests: list[tuple[RPCEndpoint, Any]]) -> list[RPCResponse] | RPCResponse:
+        payload = self.encode_batch_rpc_request(batch_requests)
         last: BaseException | None = None
         for attempt in range(self.policy.rounds):
             for i in self._order():
                 try:
-                    response = self._providers[i].make_batch_request(batch_requests)
-                    if not isinstance(response, list):
-                        raise ValueError(f"batch answered with a single response: {str(response)[:80]}")
+                    response = self._batch_call(i, payload)
                 except TRANSPORT_ERRORS as exc:
                     self._mark_failed(i, exc)
                     last = exc
                     continue
                 self._mark_ok(i)
                 return response
-            self._sleep(self.policy.backoff * 2**attempt)
-        raise TemporaryError(f"all RPC endpoints failed for a batch: {type(last).__name__}: {str(last)[:160]}")
+            if attempt + 1 < self.policy.rounds:
+                self._sleep(self.policy.backoff * 2**attempt)
+        raise TemporaryError(
+            f"all RPC endpoints failed for a batch: {type(last).__name__}: {str(last)[:160]}"
+        ) from last
+
+    def _batch_call(self, i: int, payload: bytes) -> list[RPCResponse]:
+        """POST the batch to endpoint ``i``; its answers in request order, each checked like a single answer.
+
+        Posted here rather than by web3's HTTPProvider, which sorts the answers by id before they can be checked (and
+        breaks on a list of non-objects or mixed id types)."""
+        reply = self._sessions[i].post(
+            self.health[i].url,
+            data=payload,
+            headers=HTTPProvider.get_request_headers(),
+            timeout=self.policy.timeout,
+        )
+        reply.raise_for_status()
+        response = self.decode_rpc_response(reply.content)
+        if not isinstance(response, list):
+            raise ValueError(f"batch answered with a single response: {str(response)[:80]}")
+        answers = {_id_key(r.get("id")): r for r in (_checked(r) for r in response)}
+        wanted = [int(r["id"]) for r in json.loads(payload)]
+        if len(response) != len(wanted) or set(answers) != set(wanted):
+            raise ValueError(f"batch of {len(wanted)} answered with {len(response)} responses or other ids")
+        return [answers[rid] for rid in wanted]
 
     def broadcast(self, raw_tx: bytes) -> list[RPCResponse]:
         """Send a signed transaction to every endpoint; return every answer received (transport failures skipped)."""
