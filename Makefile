@@ -34,7 +34,7 @@ lint: setup
 	$(BIN)/mypy bot strategies
 
 chaos: setup
-	$(BIN)/python benchmarks/chaos.py $(ARGS)
+	$(BIN)/python -m bot.chaos $(ARGS)
 
 compile: node_modules/.installed
 	node contracts/compile.js

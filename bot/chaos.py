@@ -63,7 +63,7 @@ def run_chaos(
     with ExitStack() as stack:
         world = build_world(stack, interval=interval, rounds=rounds)
         proxy = stack.enter_context(FaultProxy(world.node.url, seed=seed))
-        proxy.set_plan(FaultPlan.uniform(rpc_fault_rate))
+        proxy.set_plan(FaultPlan(rate=rpc_fault_rate, delay_ms=300, blackhole_timeout=3.0, forward_faulted=True))
         settings = demo_settings(world, workdir)
         tree = settings.model_dump(mode="json")
         tree["chains"]["devnet"]["rpc_urls"] = [proxy.url, world.node.url]
@@ -103,7 +103,7 @@ def run_chaos(
             child.wait(timeout=30)
         except subprocess.TimeoutExpired:
             child.kill()
-        proxy.set_plan(FaultPlan.uniform(0.0))
+        proxy.clear()
         figures = _final(world, workdir, settings, account, balance_start, kills_done, proxy)
     return figures
 
@@ -156,8 +156,7 @@ def _final(world: Any, workdir: Path, settings: Any, account: str, balance_start
         reconciled_pnl_wei=int(pnl.pnl_wei),
         balance_change_wei=balance_end - balance_start,
         pnl_difference_wei=abs(int(pnl.pnl_wei) - (balance_end - balance_start)),
-        rpc_faults=getattr(proxy, "counters", lambda: {})() if callable(getattr(proxy, "counters", None))
-        else getattr(proxy, "counters", {}),
+        rpc_faults=proxy.counters(),
     )
     return figures
 

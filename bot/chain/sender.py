@@ -197,7 +197,8 @@ class TxSender:
         outcome, err = self.broadcast_raw(raw)
         if outcome == "nonce-too-low":
             self.nonces.resync(self.address)
-            if self.receipt(tx_hash) is None:
+            # another endpoint may have taken this very transaction a moment ago: give its receipt a bounded chance
+            if self.wait(tx_hash, timeout=2.0) is None:
                 self.mark_attempt(attempt_id, "failed")
                 raise TemporaryError(f"nonce {nonce} already used; resynced ({err[:80]})")
         elif outcome == "rejected":

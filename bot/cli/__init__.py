@@ -29,6 +29,7 @@ def cli(click_ctx: click.Context, config_path: str | None, verbose: int) -> None
     """Allora prediction bot: Allora inferences -> bets on PancakeSwap-style prediction markets."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))  # one line per job run is noise
     click_ctx.obj = Ctx(config_path=config_path)
 
 

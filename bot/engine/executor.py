@@ -283,7 +283,7 @@ class LiveExecutor:
                 _set_state(self.sessions, intent_id, IntentState.SENT, "", handed_at=time.time())
                 return nonce, fees, tx_hash, handed
             self.sender.nonces.resync(self.account)
-            if outcome == "nonce-too-low" and self.sender.receipt(tx_hash) is not None:
+            if outcome == "nonce-too-low" and self.sender.wait(tx_hash, timeout=1.0) is not None:
                 self.sender.mark_attempt(attempt_id, "sent")
                 return nonce, fees, tx_hash, handed
             # refused outright: this signed transaction will never be mined
