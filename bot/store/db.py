@@ -55,8 +55,9 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     if create:
-        import_all_models()
-        Base.metadata.create_all(engine)
+        from bot.store.migrate import migrate
+
+        migrate(engine)  # new database: create + stamp; older schema: upgraded in place, data kept
     return engine
 
 
@@ -68,7 +69,7 @@ def import_all_models() -> None:
     import bot.store as pkg
 
     for info in pkgutil.iter_modules(pkg.__path__):
-        if info.name not in ("db",):
+        if info.name not in ("db", "migrate", "migrations"):
             importlib.import_module(f"bot.store.{info.name}")
 
 
