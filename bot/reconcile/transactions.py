@@ -135,12 +135,23 @@ class TxLedger:
         with session_scope(self.sessions) as s:
             row = s.scalars(select(AccountWindow).where(AccountWindow.account == account)).first()
             if row is None:
-                start_nonce = nonce_at(self.w3, account, start_block - 1) if start_block > 0 else 0
+                start_nonce = self._start_nonce(account, start_block)
                 row = AccountWindow(account=account, start_block=start_block, start_nonce=start_nonce)
                 s.add(row)
                 s.flush()
             s.expunge(row)
             return row
+
+    def _start_nonce(self, account: str, start_block: int) -> int:
+        """Transactions sent before the window; -1 when the node has no state that old (pruned)."""
+        if start_block <= 0:
+            return 0
+        try:
+            return nonce_at(self.w3, account, start_block - 1)
+        except Exception as exc:  # noqa: BLE001 — a pruned node: gaps before our first known transaction go unseen
+            log.warning("%s: no state at block %d (%s): nonce gaps are checked from the first known transaction",
+                        account, start_block - 1, str(exc)[:80])  # fmt: skip
+            return -1
 
     def sync(self, head: int, start_block: int) -> TxSyncReport:
         report = TxSyncReport()
@@ -232,8 +243,9 @@ class TxLedger:
                     AccountTx.account == account, AccountTx.block_number <= head
                 )
             ).all()
-        blocks = {int(n): int(b) for n, b in rows}
-        missing = [n for n in range(window.start_nonce, head_nonce) if n not in blocks]
+        blocks = {int(n): int(b) for n, b in rows if int(b) >= window.start_block}
+        first = window.start_nonce if window.start_nonce >= 0 else min(blocks, default=head_nonce)
+        missing = [n for n in range(first, head_nonce) if n not in blocks]
         found = 0
         for nonce in missing:
             lower = [b for n, b in blocks.items() if n < nonce]
