@@ -189,11 +189,16 @@ class TxSender:
         gas_used = int(r["gasUsed"])
         return Receipt(tx_hash, int(r["status"]), int(r["blockNumber"]), gas_used, gas_used * price)
 
-    def send(self, tx: TxRequest, market: str) -> tuple[str, Receipt | None]:
+    def claim_gas_limit(self, epochs: int) -> int:
+        """Claims cost about 36k + 45k gas per epoch on our contracts; keep a margin."""
+        return max(self.gas_limit, 60_000 + 60_000 * epochs)
+
+    def send(self, tx: TxRequest, market: str, gas_limit: int | None = None) -> tuple[str, Receipt | None]:
         """Simple path for claims and approvals: journal, broadcast, wait (bounded) for the receipt."""
         nonce = self.nonces.reserve(self.address)
         fees = self.fees()
-        attempt_id, raw, tx_hash = self.journal_attempt(tx, market, nonce, fees, gas_limit=max(self.gas_limit, 80_000 + 40_000 * len(tx.epochs)))
+        limit = gas_limit or (self.claim_gas_limit(len(tx.epochs)) if tx.kind == "claim" else self.gas_limit)
+        attempt_id, raw, tx_hash = self.journal_attempt(tx, market, nonce, fees, gas_limit=limit)
         outcome, err = self.broadcast_raw(raw)
         if outcome == "nonce-too-low":
             self.nonces.resync(self.address)

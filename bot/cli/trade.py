@@ -112,8 +112,9 @@ def register(cli: click.Group) -> None:
             click.confirm("Place this bet?", abort=True)
         account = app.account_address()
         with session_scope(app.sessions) as s:
-            stats = (ledger_stats.staked_today(s, account), ledger_stats.pnl_today(s, account),
-                     ledger_stats.consecutive_losses(s, account))
+            mode = app.settings.mode
+            stats = (ledger_stats.staked_today(s, account), ledger_stats.pnl_today(s, account, mode=mode),
+                     ledger_stats.consecutive_losses(s, account, mode=mode))
         bankroll = int(app.w3_for(market).eth.get_balance(account)) if app.live else stake * 1000
         verdict = evaluate(default_limits(app.settings.risk), RiskContext(
             market=market, epoch=view["epoch"], stake_wei=stake, bankroll_wei=bankroll,

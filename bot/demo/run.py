@@ -139,7 +139,8 @@ def run_demo(rounds: int = 20, interval: int = 10, workdir: Path = Path("data/de
         w3 = app.w3_for(MARKET)
         account = app.account_address()
         balance_start = int(w3.eth.get_balance(account))
-        runtime = build_runtime(app, on_decision=view.on_decision, watch_interval=0.25)
+        runtime = build_runtime(app, on_decision=view.on_decision, watch_interval=0.25,
+                                start_blocks={MARKET: world.deployment.block_number})
         truth = _truth_service(settings, world)
         stack.callback(truth.stop)
         print(f"demo: anvil {world.node.url}, market {world.deployment.market_address}, Allora {world.allora_url}, "

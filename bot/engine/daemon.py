@@ -268,12 +268,13 @@ class Daemon:
     def _journal_snapshot(self, market: str, epoch: int) -> tuple[bool, tuple[int, int, int]]:
         """(an intent exists for this round, (staked today, realised PnL today, consecutive losses))."""
         account = self.executor.account
+        mode = self.executor.mode
         with session_scope(self.sessions) as s:
             exists = find_intent(s, market, epoch, account) is not None
             stats = (
                 ledger_stats.staked_today(s, account),
-                ledger_stats.pnl_today(s, account),
-                ledger_stats.consecutive_losses(s, account),
+                ledger_stats.pnl_today(s, account, mode=mode),
+                ledger_stats.consecutive_losses(s, account, mode=mode),
             )
         return exists, stats
 

@@ -27,18 +27,24 @@ def staked_today(session: Session, account: str, now: float | None = None) -> in
     return sum(int(v) for v in rows)
 
 
-def pnl_today(session: Session, account: str, now: float | None = None) -> int:
+def pnl_today(session: Session, account: str, now: float | None = None, mode: str = "live") -> int:
     start = int(day_start(time.time() if now is None else now))
     rows = session.scalars(
-        select(Settlement.net_pnl_wei).where(Settlement.account == account, Settlement.settled_at >= start)
+        select(Settlement.net_pnl_wei).where(
+            Settlement.account == account, Settlement.settled_at >= start, Settlement.mode == mode
+        )
     ).all()
     return sum(int(v) for v in rows)
 
 
-def consecutive_losses(session: Session, account: str, limit: int = 100) -> int:
+def consecutive_losses(session: Session, account: str, limit: int = 100, mode: str = "live") -> int:
     rows = session.scalars(
         select(Settlement.status)
-        .where(Settlement.account == account, Settlement.status.in_(["won", "lost", "house-won"]))
+        .where(
+            Settlement.account == account,
+            Settlement.mode == mode,
+            Settlement.status.in_(["won", "lost", "house-won"]),
+        )
         .order_by(Settlement.epoch.desc())
         .limit(limit)
     ).all()

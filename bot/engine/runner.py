@@ -33,7 +33,7 @@ class Runtime:
             close()
 
 
-def build_reconcilers(app: App) -> list[Any]:
+def build_reconcilers(app: App, start_blocks: dict[str, int] | None = None) -> list[Any]:
     """One reconciler per chain; live mode claims with our key, paper mode settles simulated fills only."""
     from bot.reconcile.reconciler import ReconcileSettings, Reconciler
 
@@ -44,6 +44,8 @@ def build_reconcilers(app: App) -> list[Any]:
     for names in by_chain.values():
         markets = [app.markets[n] for n in names]
         settings = ReconcileSettings.from_execution(app.settings.execution)
+        if start_blocks:
+            settings.start_blocks = {k: v for k, v in start_blocks.items() if k in names}
         if app.live:
             sender = app.sender(names[0])
             out.append(Reconciler(app.sessions, markets, senders={sender.address: sender}, settings=settings))
@@ -53,7 +55,8 @@ def build_reconcilers(app: App) -> list[Any]:
 
 
 def build_runtime(app: App, *, poller: Any = None, strategy: Any = None, clock: Callable[[], float] = time.time,
-                  on_decision: Callable[..., None] | None = None, watch_interval: float = 0.5) -> Runtime:
+                  on_decision: Callable[..., None] | None = None, watch_interval: float = 0.5,
+                  start_blocks: dict[str, int] | None = None) -> Runtime:
     from bot.allora.factory import build_poller
     from strategies.registry import load_strategy
 
@@ -80,7 +83,7 @@ def build_runtime(app: App, *, poller: Any = None, strategy: Any = None, clock: 
         topic = app.settings.topic(cfg.topic) if cfg.topic else None
         runtimes.append(MarketRuntime(market, topic))
     bankroll = _bankroll_fn(app, first)
-    reconcilers = build_reconcilers(app)
+    reconcilers = build_reconcilers(app, start_blocks)
 
     def reconcile_all() -> None:
         for rec in reconcilers:

@@ -176,6 +176,10 @@ class PredictionMarket:
     def current_epoch(self, block: Any = "latest") -> int:
         return int(self.call_fn("currentEpoch", block=block)[0])
 
+    def decode_round(self, epoch: int, raw: Sequence[Any]) -> Round:
+        """A ``rounds(epoch)`` answer (decoded ABI outputs) as a normalised ``Round``."""
+        return self._decode_round(epoch, raw)
+
     def _decode_round(self, epoch: int, raw: Sequence[Any]) -> Round:
         fields = dict(zip(self.spec.round_fields, raw, strict=True))
         kwargs: dict[str, Any] = {"epoch": epoch}

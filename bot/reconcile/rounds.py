@@ -174,7 +174,7 @@ def read_rounds(
     CPU per round than a web3 batch), decoded by the adapter's own round decoder."""
     fn = AbiFunction.from_abi(market.abi, "rounds")
     answers = batch_eth_call(market.w3, market.address, fn, [(e,) for e in epochs], block, batch_size)
-    return [market._decode_round(e, raw) for e, raw in zip(epochs, answers, strict=True)]
+    return [market.decode_round(e, raw) for e, raw in zip(epochs, answers, strict=True)]
 
 
 def ledger_entries(
