@@ -27,7 +27,7 @@ from sqlalchemy import select
 
 from bot.demo.run import MARKET, demo_settings
 from bot.demo.world import build_world, start
-from bot.store.db import make_engine, session_factory, session_scope
+from bot.store.db import session_scope
 from bot.store.inferences import InferenceRecord
 from bot.store.journal import Intent
 
@@ -74,7 +74,7 @@ def run_chaos(
                "PYTHONUNBUFFERED": "1"}
         w3 = world.node.w3
         account = world.bot_address
-        balance_start = int(w3.eth.get_balance(account))
+        balance_start = int(w3.eth.get_balance(account))  # type: ignore[arg-type]
         start(world)
         daemon_log = workdir / "daemon.log"
         child = _spawn(config, env, daemon_log)
@@ -178,7 +178,7 @@ def _count(app: Any, market: Any, account: str, world: Any) -> dict[str, Any]:
     landed = [e for e, v in intents.items() if v[0] == "landed" and (v[2] is None or v[2] < v[3])]
     lost = [e for e, v in intents.items() if v[0] in ("failed", "dropped", "too-late", "reverted")]
     on_rejected = 0
-    for epoch, (state, decision, _, _) in intents.items():
+    for epoch, (_state, decision, _, _) in intents.items():
         if epoch not in ours:
             continue
         sig = (json.loads(decision or "{}") or {}).get("signal") or {}

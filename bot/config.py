@@ -133,8 +133,8 @@ class ExecutionConfig(Model):
     confirmations: int = Field(default=1, ge=0)
     claim_interval_seconds: float = Field(default=60.0, gt=0)
     claim_batch_size: int = Field(default=20, gt=0)
-    paper_bankroll_wei: int = Field(default=10 * 10**18, gt=0)
-    max_clock_skew_seconds: float = Field(default=30.0, gt=0)  # startup check: local clock vs chain time  # bankroll the strategy sizes from in paper mode
+    paper_bankroll_wei: int = Field(default=10 * 10**18, gt=0)  # bankroll the strategy sizes from in paper mode
+    max_clock_skew_seconds: float = Field(default=30.0, gt=0)  # startup check: local clock vs chain time
     gas: GasConfig = Field(default_factory=GasConfig)
 
 

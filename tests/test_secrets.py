@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import pytest
 import yaml
 from eth_account import Account
 from hypothesis import HealthCheck, given, settings

@@ -15,9 +15,8 @@ def register(cli: click.Group) -> None:
     @pass_ctx
     def run(ctx: Ctx, live: bool, rounds: int | None) -> None:
         """Run the daemon until Ctrl-C / SIGTERM: poll Allora, bet before each lock, reconcile, claim."""
-        from bot.engine.runner import build_runtime, run_until_stopped
-
         from bot.app import startup_checks
+        from bot.engine.runner import build_runtime, run_until_stopped
 
         app = build_app(ctx.settings, live=live or ctx.settings.mode == "live")
         startup_checks(app.settings, app)  # right contract, right chain, funds, clock — before anything runs

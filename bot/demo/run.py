@@ -138,7 +138,7 @@ def run_demo(rounds: int = 20, interval: int = 10, workdir: Path = Path("data/de
         app = build_app(settings)
         w3 = app.w3_for(MARKET)
         account = app.account_address()
-        balance_start = int(w3.eth.get_balance(account))
+        balance_start = int(w3.eth.get_balance(account))  # type: ignore[arg-type]
         runtime = build_runtime(app, on_decision=view.on_decision, watch_interval=0.25,
                                 start_blocks={MARKET: world.deployment.block_number})
         truth = _truth_service(settings, world)
@@ -157,7 +157,7 @@ def run_demo(rounds: int = 20, interval: int = 10, workdir: Path = Path("data/de
         final = _settle_everything(app, runtime, world, last_bet, interrupted)
         world.stop.set()
         view.refresh(app.sessions, account)
-        balance_end = int(w3.eth.get_balance(account))
+        balance_end = int(w3.eth.get_balance(account))  # type: ignore[arg-type]
         rec = runtime.reconcilers[0]
         pnl = rec.account_pnl(account)
         report = _report(app, view, runtime, pnl, balance_start, balance_end, final, truth, world, interrupted)

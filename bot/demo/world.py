@@ -116,7 +116,7 @@ def _crowd(world: World, seed: int) -> None:
                     bull = rng.random() < (0.6 if momentum > 0 else 0.4)
                     amount = int(rng.lognormvariate(-2.3, 0.8) * 10**18)
                     fn = market.functions.betBull if bull else market.functions.betBear
-                    fn(epoch).transact({"from": who, "value": max(amount, 10**15), "gas": 200_000})
+                    fn(epoch).transact({"from": who, "value": max(amount, 10**15), "gas": 200_000})  # type: ignore[arg-type]
                     world.crowd_bets += 1
         except Exception as exc:  # noqa: BLE001 — the crowd is scenery; it must never stop the demo
             log.warning("crowd: %s", exc)

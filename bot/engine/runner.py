@@ -35,7 +35,7 @@ class Runtime:
 
 def build_reconcilers(app: App, start_blocks: dict[str, int] | None = None) -> list[Any]:
     """One reconciler per chain; live mode claims with our key, paper mode settles simulated fills only."""
-    from bot.reconcile.reconciler import ReconcileSettings, Reconciler
+    from bot.reconcile.reconciler import Reconciler, ReconcileSettings
 
     by_chain: dict[str, list[str]] = {}
     for name in app.markets:
@@ -102,7 +102,7 @@ def build_runtime(app: App, *, poller: Any = None, strategy: Any = None, clock: 
 
     def heartbeat() -> None:
         original_heartbeat()
-        health = getattr(poller, "health_all", lambda: {})()
+        health: Any = getattr(poller, "health_all", lambda: {})()
         write_health(app.settings, {
             "mode": app.settings.mode, "account": executor.account, "rounds_seen": daemon.stats.rounds_seen,
             "decisions": daemon.stats.decisions, "bets": daemon.stats.bets, "skips": daemon.stats.skips,

@@ -159,7 +159,7 @@ class PredictionMarket:
         if isinstance(data, str) and data.startswith(ERROR_STRING_SELECTOR):
             try:
                 return str(abi_decode(["string"], bytes.fromhex(data[10:]))[0])
-            except Exception:  # noqa: BLE001 — fall back to the node's message
+            except Exception:  # noqa: BLE001, S110 — an undecodable reason falls back to the node's message
                 pass
         if isinstance(data, str) and len(data) >= 10 and data[:10].lower() in self._custom_errors:
             return self._custom_errors[data[:10].lower()]
