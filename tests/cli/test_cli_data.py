@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import requests
 
 from bot.cli import main
@@ -97,3 +98,28 @@ def test_truth_serve_answers_and_stops_on_sigint(tmp_path):
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=20)
     assert proc.returncode in (0, 130)
+
+
+def test_sweep_grid_with_train_test_split(capsys):
+    rc, out, err = run(capsys, "sweep", "--strategy", "follow", "--grid", "threshold=0.02,0.1", "--workers", "1",
+                       "--json")
+    assert rc == 0, err
+    rows = json.loads(out)
+    assert len(rows) == 2 and {"train_sharpe_per_bet", "test_sharpe_per_bet"} <= set(rows[0])
+
+
+@pytest.mark.anvil
+def test_rounds_export_command(capsys, chain, v2, tmp_path):
+    from bot.devnet.keeper import Keeper
+
+    Keeper(chain.w3, v2).run([600 * 10**8 + i for i in range(8)])
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        f"database_url: sqlite:///{tmp_path / 'x.db'}\n"
+        f"chains: {{dev: {{chain_id: 31337, rpc_urls: ['{chain.url}']}}}}\n"
+        f"markets: [{{name: m1, chain: dev, dialect: v2, address: '{v2.market_address}'}}]\n"
+    )
+    out_csv = tmp_path / "r.csv"
+    rc, out, err = run(capsys, "-c", str(cfg), "rounds", "export", "-m", "m1", "--out", str(out_csv), "--json")
+    assert rc == 0, err
+    assert json.loads(out)["written"] >= 4 and out_csv.read_text().startswith("epoch,")
