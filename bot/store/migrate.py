@@ -2,12 +2,14 @@
 
 - a new database: every table is created from the models and stamped with the newest revision;
 - a database with an ``alembic_version``: upgraded to the newest revision (data kept);
-- a database with tables but no version (made before migrations existed): treated as revision ``0001`` and upgraded.
+- a database with tables but no version (made before migrations existed): stamped with the newest revision when its
+  tables already match the models, else treated as revision ``0001`` and upgraded.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -37,6 +39,16 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def _matches_models(conn: Any) -> bool:
+    """True when the database already has every table and column the models describe."""
+    from alembic.autogenerate import compare_metadata
+
+    from bot.store.db import Base
+
+    diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    return not any(isinstance(d, tuple) and d[0] in ("add_table", "add_column") for d in diffs)
+
+
 def migrate(engine: Engine) -> str:
     """Bring the database to the newest schema; returns the revision it is at."""
     from bot.store.db import Base, import_all_models
@@ -51,6 +63,6 @@ def migrate(engine: Engine) -> str:
             command.stamp(cfg, "head")
         else:
             if "alembic_version" not in tables or MigrationContext.configure(conn).get_current_revision() is None:
-                command.stamp(cfg, BASELINE)
+                command.stamp(cfg, "head" if _matches_models(conn) else BASELINE)
             command.upgrade(cfg, "head")
     return head_revision()

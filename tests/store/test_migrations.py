@@ -60,3 +60,13 @@ def test_new_database_is_created_at_head(tmp_path):
     assert current_revision(engine) == head_revision()
     engine2 = make_engine(f"sqlite:///{tmp_path / 'new.db'}")  # reopening is a no-op
     assert current_revision(engine2) == head_revision()
+
+
+def test_unversioned_database_from_create_all_is_adopted(tmp_path):
+    url = f"sqlite:///{tmp_path / 'legacy.db'}"
+    import_all_models()
+    legacy = create_engine(url)
+    Base.metadata.create_all(legacy)  # how databases were made before migrations existed
+    legacy.dispose()
+    engine = make_engine(url)
+    assert current_revision(engine) == head_revision()
