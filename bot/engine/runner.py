@@ -102,6 +102,9 @@ def build_runtime(app: App, *, poller: Any = None, strategy: Any = None, clock: 
 
     def heartbeat() -> None:
         original_heartbeat()
+        from bot.store.db import checkpoint
+
+        checkpoint(app.engine)
         health: Any = getattr(poller, "health_all", lambda: {})()
         write_health(app.settings, {
             "mode": app.settings.mode, "account": executor.account, "rounds_seen": daemon.stats.rounds_seen,

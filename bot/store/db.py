@@ -44,7 +44,17 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=10000")
+    # no automatic checkpoint inside a commit (it would stall the bet path); the daemon's heartbeat checkpoints,
+    # and SQLite checkpoints when the last connection closes
+    cur.execute("PRAGMA wal_autocheckpoint=0")
     cur.close()
+
+
+def checkpoint(engine: Engine) -> None:
+    """Fold the WAL back into the database file (SQLite; a no-op elsewhere)."""
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def make_engine(url: str, *, create: bool = True) -> Engine:
