@@ -68,6 +68,7 @@ def run_chaos(
         tree = settings.model_dump(mode="json")
         tree["chains"]["devnet"]["rpc_urls"] = [proxy.url, world.node.url]
         tree["chains"]["devnet"]["request_timeout"] = 2.0
+        tree["allora"]["backoff_cap_seconds"] = float(interval)  # a round is short: retry within it
         config = workdir / "chaos.yaml"
         config.write_text(yaml.safe_dump(tree))
         env = {**os.environ, settings.wallet.private_key_env: world.bot_key, "ALLORA_API_KEY": "UP-local-chaos",
@@ -84,6 +85,7 @@ def run_chaos(
         kill_times = sorted(rng.uniform(5, duration - 5) for _ in range(kills))
         kills_done = 0
         next_allora_fault = t0 + rng.uniform(10, 30)
+        fault_ends = 0.0
         control = _control(world)
         while time.time() - t0 < duration and int(market.functions.currentEpoch().call()) < rounds + 1:
             now = time.time() - t0
@@ -93,10 +95,14 @@ def run_chaos(
                 child.wait(timeout=10)
                 kills_done += 1
                 child = _spawn(config, env, daemon_log)
-            if time.time() >= next_allora_fault and control is not None:
+            if fault_ends and time.time() >= fault_ends:
+                control.clear()  # a stretch of Allora faults ends
+                fault_ends = 0.0
+            if time.time() >= next_allora_fault:
                 kind = rng.choice(ALLORA_FAULTS)
-                control.inject(kind, route="consumer", times=rng.randint(3, 12))
-                next_allora_fault = time.time() + rng.uniform(15, 40)
+                control.inject(kind, route="consumer")  # until cleared: a stretch, not a blip
+                fault_ends = time.time() + rng.uniform(2, 5) * interval
+                next_allora_fault = fault_ends + rng.uniform(3, 8) * interval
             time.sleep(0.2)
         child.send_signal(signal.SIGTERM)
         try:
@@ -114,6 +120,9 @@ def _control(world: Any) -> Any:
     class HttpControl:
         def inject(self, kind: str, **options: Any) -> None:
             requests.post(f"{world.allora_url}/_control", json={"inject": {"kind": kind, **options}}, timeout=5)
+
+        def clear(self) -> None:
+            requests.post(f"{world.allora_url}/_control", json={"clear": True}, timeout=5)
 
     return HttpControl()
 
