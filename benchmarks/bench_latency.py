@@ -78,6 +78,9 @@ def main() -> None:
                         EdgeStrategy(min_edge=0.0), default_limits(settings.risk), sessions, chain_now,
                         bankroll=lambda: 10**20)
         ex.sender.warm()
+        import gc
+
+        gc.freeze()  # as Daemon.start does
         keeper.genesis_start(price=P)
         others = node.accounts[6:9]
         latencies: list[float] = []

@@ -80,7 +80,7 @@ def run_chaos(
         daemon_log = workdir / "daemon.log"
         child = _spawn(config, env, daemon_log)
         market = world.deployment.market(w3)
-        duration = rounds * (interval + 1)
+        duration = rounds * (interval + 3) + 30  # rounds run a little longer than the interval (lock + execution)
         t0 = time.time()
         kill_times = sorted(rng.uniform(5, duration - 5) for _ in range(kills))
         kills_done = 0
@@ -182,8 +182,12 @@ def _count(app: Any, market: Any, account: str, world: Any) -> dict[str, Any]:
             ours[epoch] = ours.get(epoch, 0) + 1
     with session_scope(app.sessions) as s:
         intents = {i.epoch: (i.state, i.decision, i.block_timestamp, i.lock_ts) for i in s.scalars(select(Intent))}
-        accepted = {(r.topic_id, r.timestamp) for r in s.scalars(select(InferenceRecord).where(
-            InferenceRecord.accepted.is_(True)))}
+        log_rows = list(s.scalars(select(InferenceRecord)))
+        accepted = {(r.topic_id, r.timestamp) for r in log_rows if r.accepted}
+        rejected: dict[str, int] = {}
+        for r in log_rows:
+            if not r.accepted:
+                rejected[str(r.reason)] = rejected.get(str(r.reason), 0) + 1
     landed = [e for e, v in intents.items() if v[0] == "landed" and (v[2] is None or v[2] < v[3])]
     lost = [e for e, v in intents.items() if v[0] in ("failed", "dropped", "too-late", "reverted")]
     on_rejected = 0
@@ -203,6 +207,8 @@ def _count(app: Any, market: Any, account: str, world: Any) -> dict[str, Any]:
         "double_bets": sum(1 for n in ours.values() if n > 1),
         "journal_rows_lost": sum(1 for e in ours if e not in intents),
         "bets_on_rejected_inferences": on_rejected,
+        "inferences_accepted": len(accepted),
+        "inferences_rejected": rejected,
     }
 
 

@@ -46,7 +46,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA busy_timeout=10000")
     # no automatic checkpoint inside a commit (it would stall the bet path); the daemon's heartbeat checkpoints,
     # and SQLite checkpoints when the last connection closes
-    cur.execute("PRAGMA wal_autocheckpoint=0")
+    cur.execute("PRAGMA wal_autocheckpoint=1000")
     cur.close()
 
 
