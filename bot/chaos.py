@@ -82,7 +82,8 @@ def run_chaos(
         market = world.deployment.market(w3)
         duration = rounds * (interval + 3) + 30  # rounds run a little longer than the interval (lock + execution)
         t0 = time.time()
-        kill_times = sorted(rng.uniform(5, duration - 5) for _ in range(kills))
+        expected = rounds * (interval + 1.0)  # when the rounds will most likely be done
+        kill_times = sorted(rng.uniform(5, expected - 5) for _ in range(kills))
         kills_done = 0
         next_allora_fault = t0 + rng.uniform(10, 30)
         fault_ends = 0.0
