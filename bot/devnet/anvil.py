@@ -104,6 +104,7 @@ class AnvilNode:
         self.startup_timeout = startup_timeout
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: Any = None
+        self._state_dir: str | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -147,6 +148,9 @@ class AnvilNode:
         if self._log is not None:
             self._log.close()
             self._log = None
+        if self._state_dir:
+            shutil.rmtree(self._state_dir, ignore_errors=True)
+            self._state_dir = None
         atexit.unregister(self.stop)
 
     def __enter__(self) -> AnvilNode:
@@ -171,6 +175,11 @@ class AnvilNode:
             cmd += ["--block-time", str(self.block_time)]
         if self.genesis_timestamp is not None:
             cmd += ["--timestamp", str(self.genesis_timestamp)]
+        # anvil persists old states to disk (~100 KB a block); keep them in a folder of ours, removed on stop, instead
+        # of ~/.foundry/anvil/tmp where a killed node leaves them behind
+        state_dir = tempfile.mkdtemp(prefix="anvil-states-")
+        self._state_dir = state_dir
+        cmd += ["--cache-path", state_dir]
         return cmd + list(self.extra_args)
 
     def _spawn(self) -> None:
