@@ -184,12 +184,13 @@ class FailoverProvider(JSONBaseProvider):
     def _call(self, i: int, method: RPCEndpoint, params: Any) -> RPCResponse:
         return _checked(self._providers[i].make_request(method, params))
 
-    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+    def _failover(self, call: Callable[[int], Any], what: str) -> Any:
+        """Try ``call(endpoint)`` on healthy endpoints first, for ``policy.rounds`` passes with backoff between them."""
         last: BaseException | None = None
         for attempt in range(self.policy.rounds):
             for i in self._order():
                 try:
-                    response = self._call(i, method, params)
+                    response = call(i)
                 except TRANSPORT_ERRORS as exc:
                     self._mark_failed(i, exc)
                     last = exc
@@ -198,28 +199,14 @@ class FailoverProvider(JSONBaseProvider):
                 return response
             if attempt + 1 < self.policy.rounds:
                 self._sleep(self.policy.backoff * 2**attempt)
-        raise TemporaryError(
-            f"all RPC endpoints failed for {method}: {type(last).__name__}: {str(last)[:160]}"
-        ) from last
+        raise TemporaryError(f"all RPC endpoints failed for {what}: {type(last).__name__}: {str(last)[:160]}") from last
+
+    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        return cast(RPCResponse, self._failover(lambda i: self._call(i, method, params), method))
 
     def make_batch_request(self, batch_requests: list[tuple[RPCEndpoint, Any]]) -> list[RPCResponse] | RPCResponse:
         payload = self.encode_batch_rpc_request(batch_requests)
-        last: BaseException | None = None
-        for attempt in range(self.policy.rounds):
-            for i in self._order():
-                try:
-                    response = self._batch_call(i, payload)
-                except TRANSPORT_ERRORS as exc:
-                    self._mark_failed(i, exc)
-                    last = exc
-                    continue
-                self._mark_ok(i)
-                return response
-            if attempt + 1 < self.policy.rounds:
-                self._sleep(self.policy.backoff * 2**attempt)
-        raise TemporaryError(
-            f"all RPC endpoints failed for a batch: {type(last).__name__}: {str(last)[:160]}"
-        ) from last
+        return cast(list[RPCResponse], self._failover(lambda i: self._batch_call(i, payload), "a batch"))
 
     def _batch_call(self, i: int, payload: bytes) -> list[RPCResponse]:
         """POST the batch to endpoint ``i``; its answers in request order, each checked like a single answer.

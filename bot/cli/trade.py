@@ -18,6 +18,7 @@ from bot.cli.common import EXIT, CliError, Ctx, emit, json_option, parse_amount,
 from bot.domain import Position
 from bot.engine import ledger_stats
 from bot.engine.executor import BetRequest
+from bot.engine.health import to_plain
 from bot.engine.risk import RiskContext, default_limits, evaluate
 from bot.payout import expected_payout_if_win, gross_multiple
 from bot.store.db import session_scope
@@ -151,7 +152,7 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
         report: dict[str, Any] = {}
         for rec in build_reconcilers(app):
             rec.reconcile()
-            report[",".join(m.name for m in rec.markets)] = _plain(rec.claim())
+            report[",".join(m.name for m in rec.markets)] = to_plain(rec.claim())
             rec.reconcile()  # attribute the claims (amounts, gas) to the settled bets
         emit(report, as_json, lambda: _echo_lines(report))
 
@@ -247,16 +248,6 @@ def _ensure_allowance(app: App, market: str, stake: int) -> None:
     _, receipt = sender.send(m.build_approve(stake), market)
     if receipt is None or receipt.status != 1:
         raise CliError("token approval failed", EXIT["refused"])
-
-
-def _plain(obj: Any) -> Any:
-    from dataclasses import asdict, is_dataclass
-
-    if is_dataclass(obj) and not isinstance(obj, type):
-        return asdict(obj)
-    if isinstance(obj, list | tuple):
-        return [_plain(o) for o in obj]
-    return obj
 
 
 def _interactive() -> bool:

@@ -19,13 +19,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.chain.clock import last_bettable_second
 from bot.chain.sender import Receipt, TxSender
 from bot.domain import Position
+from bot.engine import ledger_stats
 from bot.errors import OperationalError, RevertError, TemporaryError
 from bot.markets.base import PredictionMarket, TxRequest
 from bot.store.db import session_scope
@@ -70,15 +71,7 @@ class SpendingCaps:
     def check(self, session: Session, account: str, amount: int, now: float) -> str | None:
         if amount > self.max_per_bet:
             return f"stake {amount} wei exceeds the per-bet cap {self.max_per_bet}"
-        day_start = now - (now % 86_400)
-        spent_rows = session.scalars(
-            select(Intent.amount_wei).where(
-                Intent.account == account,
-                Intent.created_at >= day_start,
-                Intent.state.in_([IntentState.SIGNED, IntentState.SENT, IntentState.LANDED, IntentState.PAPER]),
-            )
-        ).all()
-        spent = sum(int(v) for v in spent_rows)
+        spent = ledger_stats.staked_today(session, account, now)
         if spent + amount > self.max_per_day:
             return f"daily cap: {spent} wei already staked today, cap {self.max_per_day}"
         return None
@@ -442,11 +435,6 @@ class LiveExecutor:
         self.sender.nonces.resync(self.account)
         _set_state(self.sessions, intent_id, IntentState.DROPPED, "recovered after restart: not mined before lock")
         return BetResult(intent_id, IntentState.DROPPED, "recovered: not mined")
-
-
-def count_bets(session: Session, market: str, epoch: int) -> int:
-    value = session.scalar(select(func.count()).select_from(Intent).where(Intent.market == market, Intent.epoch == epoch))
-    return int(value or 0)
 
 
 def require_live_ok(mode: str, mainnet: bool, confirm_mainnet: bool) -> None:

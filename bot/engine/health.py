@@ -23,3 +23,14 @@ def write_health(settings: Settings, data: dict[str, Any]) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({**data, "written_at": time.time(), "pid": os.getpid()}, default=str))
     tmp.replace(path)
+
+
+def to_plain(obj: Any) -> Any:
+    """Dataclasses (and lists of them) as plain dicts for JSON output."""
+    from dataclasses import asdict, is_dataclass
+
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return asdict(obj)
+    if isinstance(obj, list | tuple):
+        return [to_plain(o) for o in obj]
+    return obj

@@ -13,7 +13,7 @@ from typing import Any
 from bot.app import App
 from bot.chain.clock import ChainClock, fast_block_time
 from bot.engine.daemon import Daemon, MarketRuntime
-from bot.engine.health import write_health
+from bot.engine.health import to_plain, write_health
 from bot.engine.risk import default_limits
 from bot.errors import OperationalError
 
@@ -111,19 +111,11 @@ def build_runtime(app: App, *, poller: Any = None, strategy: Any = None, clock: 
             "decisions": daemon.stats.decisions, "bets": daemon.stats.bets, "skips": daemon.stats.skips,
             "errors": daemon.stats.errors, "last_error": daemon.stats.last_error,
             "p99_latency_ms": round(daemon.stats.p99_latency() * 1000, 2),
-            "allora": {k: _plain(v) for k, v in health.items()} if isinstance(health, dict) else str(health),
+            "allora": {k: to_plain(v) for k, v in health.items()} if isinstance(health, dict) else str(health),
         })
 
     daemon.heartbeat = heartbeat  # type: ignore[method-assign]
     return Runtime(daemon, poller, reconcilers)
-
-
-def _plain(obj: Any) -> Any:
-    from dataclasses import asdict, is_dataclass
-
-    if is_dataclass(obj) and not isinstance(obj, type):
-        return asdict(obj)
-    return str(obj)
 
 
 def _bankroll_fn(app: App, market: str) -> Callable[[], int]:
