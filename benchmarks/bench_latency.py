@@ -84,6 +84,7 @@ def main() -> None:
         keeper.genesis_start(price=P)
         others = node.accounts[6:9]
         latencies: list[float] = []
+        traces: list[dict[str, float]] = []
         fired_at_lock_minus_2 = 0
         t0 = time.perf_counter()
         for n in range(args.bets):
@@ -100,6 +101,7 @@ def main() -> None:
             result = daemon.bet_job(daemon.markets[0], epoch)
             if result is not None and result.latency is not None:
                 latencies.append(result.latency)
+                traces.append(result.phases or {})
             action = keeper.genesis_lock if n == 0 else keeper.execute
             action(P + (n % 7) - 3, at=rnd.lock_timestamp)
             if (n + 1) % 50 == 0:
@@ -124,6 +126,29 @@ def main() -> None:
         print(f"  fired at lock-2s  {fired_at_lock_minus_2}; landed before lock {len(landed)} "
               f"({100.0 * len(landed) / max(1, len(rows)):.1f} % of bets placed)")
         print(f"  wall time         {elapsed:.1f} s")
+        print_phases(traces, latencies)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def print_phases(traces: list[dict[str, float]], latencies: list[float]) -> None:
+    """Where the time goes: each hot-path phase's p50 / p99 / max, and the slowest bets phase by phase."""
+    if not traces or not any(traces):
+        return
+    names: list[str] = []
+    for t in traces:
+        names += [n for n in t if n not in names]
+    print("phases (ms)        p50     p99     max")
+    for name in names:
+        values = [t.get(name, 0.0) for t in traces]
+        print(f"  {name:<15} {pct(values, 0.5):6.2f}  {pct(values, 0.99):6.2f}  {max(values):6.2f}")
+    slowest = sorted(range(len(latencies)), key=lambda i: latencies[i], reverse=True)[:3]
+    for i in slowest:
+        detail = " ".join(f"{k}={v:.1f}" for k, v in traces[i].items() if v >= 1.0)
+        print(f"  slow bet {latencies[i] * 1000:.1f} ms: {detail}")
 
 
 if __name__ == "__main__":

@@ -122,6 +122,12 @@ class TxSender:
     ) -> tuple[int, bytes, str]:
         """Sign and commit the attempt (status ``signed``) — before any broadcast."""
         raw, tx_hash = self.sign(tx, nonce, fees, gas_limit)
+        return self.record_attempt(tx, market, nonce, fees, raw, tx_hash, intent_id), raw, tx_hash
+
+    def record_attempt(
+        self, tx: TxRequest, market: str, nonce: int, fees: Fees, raw: bytes, tx_hash: str, intent_id: int | None = None
+    ) -> int:
+        """Commit a signed attempt (status ``signed``; the intent, if any, moves to SIGNED) — before any broadcast."""
         with session_scope(self.sessions) as s:
             attempt = TxAttempt(
                 intent_id=intent_id,
@@ -144,7 +150,7 @@ class TxSender:
                     intent.set_state(IntentState.SIGNED)
                     intent.tx_hash = tx_hash
             s.flush()
-            return attempt.id, raw, tx_hash
+            return attempt.id
 
     # -- broadcast --------------------------------------------------------------------------------------------------
     def broadcast_raw(self, raw: bytes) -> tuple[str, str]:

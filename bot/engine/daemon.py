@@ -26,12 +26,17 @@ from bot.domain import Position, Round
 from bot.engine import ledger_stats
 from bot.engine.executor import BetRequest, BetResult, LiveExecutor
 from bot.engine.risk import RiskContext, RiskLimit, evaluate
+from bot.engine.trace import BetTrace
 from bot.errors import BotError, TemporaryError
 from bot.markets.base import PredictionMarket
 from bot.store.db import session_scope
 from bot.store.journal import IntentState, find_intent
 
 log = logging.getLogger(__name__)
+
+
+def _no_mark(phase: str) -> None:
+    return None
 
 
 class SignalSource(Protocol):
@@ -293,13 +298,16 @@ class Daemon:
                 gc.enable()
 
     def _bet(self, rt: MarketRuntime, epoch: int, fired: float) -> BetResult | None:
+        trace = BetTrace(fired)
         snapshot = self._pool.submit(self._journal_snapshot, rt.name, epoch)  # DB reads overlap the round RPC
         rnd = rt.market.round(epoch)
+        trace.mark("round-read")
         exists, stats = snapshot.result()
+        trace.mark("wait-journal")
         if exists:
             log.info("%s epoch %d: already have an intent (manual or earlier): not betting again", rt.name, epoch)
             return None
-        decision = self.decide(rt, rnd, stats)
+        decision = self.decide(rt, rnd, stats, trace)
         self.stats.decisions += 1
         if decision.side is None or decision.stake_wei <= 0:
             self.stats.skips += 1
@@ -310,9 +318,11 @@ class Daemon:
         req = BetRequest(
             market=rt.market, epoch=epoch, position=decision.side, amount=decision.stake_wei,
             lock_ts=rnd.lock_timestamp, start_ts=rnd.start_timestamp, strategy=self.strategy.name,
-            decision=decision.context, fired_at=fired,
+            decision=decision.context, fired_at=fired, trace=trace,
         )
         result: BetResult = self.executor.place(req)
+        if result.phases:
+            log.debug("%s epoch %d: hot path %s (ms)", rt.name, epoch, trace.describe())
         if result.latency is not None and result.state in (IntentState.LANDED, IntentState.SENT, IntentState.PAPER):
             self.stats.latencies.append(result.latency)
         self.stats.bets[result.state.value] = self.stats.bets.get(result.state.value, 0) + 1
@@ -324,9 +334,14 @@ class Daemon:
             self.on_decision(decision, result)
         return result
 
-    def decide(self, rt: MarketRuntime, rnd: Round, stats: tuple[int, int, int] | None = None) -> Decision:
+    def decide(
+        self, rt: MarketRuntime, rnd: Round, stats: tuple[int, int, int] | None = None, trace: BetTrace | None = None
+    ) -> Decision:
+        mark = trace.mark if trace is not None else _no_mark
         params = rt.market.params()
+        mark("params")
         now = self.chain_now()
+        mark("chain-clock")
         signal = None
         reference = Decimal(0)
         if rt.topic is not None and self.signals is not None:
@@ -335,7 +350,9 @@ class Daemon:
                 reference = Decimal(ref_raw).scaleb(-rt.market.spec.price_decimals)
             except (TemporaryError, ValueError) as exc:
                 log.warning("%s: no reference price (%s)", rt.name, exc)
+            mark("reference")
             signal = self.signals.latest_signal(rt.topic.name, reference, time.time())
+            mark("signal")
         p_up = float(getattr(signal, "p_up", float("nan"))) if signal is not None else float("nan")
         ai_direction = 0
         if rnd.ai_price is not None and reference:
@@ -356,6 +373,7 @@ class Daemon:
             "ai_direction": ai_direction,
         }
         out = self.strategy.decide_one(**ctx)
+        mark("strategy")
         side = out.side
         stake = int(out.stake_wei)
         reason = str(out.reason)
@@ -370,5 +388,6 @@ class Daemon:
             verdict = evaluate(self.limits, risk_ctx)
             if not verdict.allowed:
                 side, stake, reason = None, 0, f"risk {verdict.limit}: {verdict.reason}"
+            mark("risk")
         ctx["signal"] = signal_summary(signal)
         return Decision(rt.name, rnd.epoch, side, stake, reason, ctx)

@@ -27,6 +27,7 @@ from bot.chain.clock import last_bettable_second
 from bot.chain.sender import Receipt, TxSender
 from bot.domain import Position
 from bot.engine import ledger_stats
+from bot.engine.trace import BetTrace
 from bot.errors import OperationalError, RevertError, TemporaryError
 from bot.markets.base import PredictionMarket, TxRequest
 from bot.store.db import session_scope
@@ -49,6 +50,11 @@ class BetRequest:
     decision: dict[str, Any] = field(default_factory=dict)
     origin: str = "daemon"
     fired_at: float = 0.0
+    trace: BetTrace | None = None  # phase marks along the hot path (None: not traced)
+
+    def mark(self, phase: str, at: float | None = None) -> None:
+        if self.trace is not None:
+            self.trace.mark(phase, at)
 
 
 @dataclass
@@ -59,6 +65,7 @@ class BetResult:
     tx_hash: str | None = None
     latency: float | None = None  # seconds from trigger to raw tx handed to the RPC
     duplicate: bool = False
+    phases: dict[str, float] | None = None  # ms per hot-path phase, when the request was traced
 
 
 @dataclass
@@ -193,13 +200,17 @@ class LiveExecutor:
         # the chain clock and the pre-flight eth_call run on a helper thread while the intent row commits (fsync):
         # both are reads, and nothing is signed before the commit
         checks = self._pool.submit(self._checks, req, tx)
+        req.mark("build")
         intent_id, created, state = _open_intent(self.sessions, req, self.account, self.mode, self.caps)
+        req.mark("intent-commit")
         if not created and state != IntentState.INTENDED.value:
             return BetResult(intent_id, IntentState(state), "already decided for this round", duplicate=True)
         if state == IntentState.FAILED.value:
             return BetResult(intent_id, IntentState.FAILED, "spending cap")
         _crashpoint("after-intent")
-        return self._drive(intent_id, req, fired, tx, checks.result())
+        checked = checks.result()
+        req.mark("wait-preflight")
+        return self._drive(intent_id, req, fired, tx, checked)
 
     def ensure_allowance(self, market: PredictionMarket, amount: int) -> None:
         """ERC-20 markets: approve exactly the stake when the allowance is short (never an unlimited approval)."""
@@ -248,10 +259,12 @@ class LiveExecutor:
             return sent
         nonce, fees, tx_hash, handed = sent
         latency = handed - fired
+        phases = req.trace.phases_ms() if req.trace is not None else None
         if not self.watch_receipts:
-            return BetResult(intent_id, IntentState.SENT, "", tx_hash, latency)
+            return BetResult(intent_id, IntentState.SENT, "", tx_hash, latency, phases=phases)
         result = self.watch(intent_id, req, tx, nonce, fees)
         result.latency = latency
+        result.phases = phases
         return result
 
     def _sign_and_send(
@@ -262,12 +275,17 @@ class LiveExecutor:
             try:
                 nonce = self.sender.nonces.reserve(self.account)
                 fees = self.sender.fees()
-                attempt_id, raw, tx_hash = self.sender.journal_attempt(tx, req.market.name, nonce, fees, intent_id)
+                req.mark("nonce-fees")
+                raw, tx_hash = self.sender.sign(tx, nonce, fees)
+                req.mark("sign")
+                attempt_id = self.sender.record_attempt(tx, req.market.name, nonce, fees, raw, tx_hash, intent_id)
+                req.mark("journal-commit")
             except TemporaryError as exc:
                 _set_state(self.sessions, intent_id, IntentState.FAILED, f"could not sign: {exc}")
                 return BetResult(intent_id, IntentState.FAILED, str(exc))
             _crashpoint("after-sign")
             handed = time.perf_counter()  # the raw transaction is handed to the RPC client
+            req.mark("handed", handed)
             outcome, err = self._broadcast(raw)
             self.last_accepted_latency = time.perf_counter() - handed
             _crashpoint("after-broadcast")

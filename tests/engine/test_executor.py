@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from bot.devnet.keeper import Keeper
 from bot.domain import Position
 from bot.engine.executor import BetRequest, SpendingCaps
+from bot.engine.trace import BetTrace
 from bot.store.db import session_scope
 from bot.store.journal import Intent, IntentState, TxAttempt
 from tests.engine.helpers import build_live
@@ -59,6 +61,28 @@ def test_bet_lands_and_journal_holds_raw_tx_first(setup):
     with session_scope(sessions) as s:
         intent = s.scalars(select(Intent)).one()
         assert intent.gas_cost_wei > 0 and intent.block_timestamp < intent.lock_ts
+
+
+def test_traced_bet_reports_its_hot_path_phases_in_order(setup):
+    chain, keeper, ex, market, sessions, *_ = setup
+    chain.advance_to(market.round(1).start_timestamp + 1)
+    fired = time.perf_counter()
+    req = request(market)
+    req.fired_at, req.trace = fired, BetTrace(fired)
+    result = ex.place(req)
+    assert result.state is IntentState.LANDED and result.phases is not None
+    assert list(result.phases) == ["build", "intent-commit", "wait-preflight", "nonce-fees", "sign", "journal-commit",
+                                   "handed"]
+    assert all(ms >= 0 for ms in result.phases.values())
+    # the phases partition the decision latency exactly: trigger -> raw tx handed to the RPC
+    assert sum(result.phases.values()) == pytest.approx(result.latency * 1000, abs=1e-6)
+
+
+def test_trace_accumulates_a_repeated_phase():
+    trace = BetTrace(10.0)
+    trace.marks = [("a", 10.5), ("b", 10.75), ("a", 11.0)]
+    assert trace.phases_ms() == {"a": 750.0, "b": 250.0}
+    assert trace.total_ms() == 1000.0 and BetTrace().phases_ms() == {}
 
 
 def test_second_place_for_same_round_is_a_duplicate(setup):
