@@ -61,6 +61,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--bets", type=int, default=220)
     args = ap.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress shows when redirected
     with AnvilNode(accounts=10) as node, tempfile.TemporaryDirectory() as tmp:
         w3 = node.w3
         dep = deploy_v2(w3)

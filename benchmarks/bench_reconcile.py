@@ -133,6 +133,7 @@ def main() -> None:
     parser.add_argument("--bet-every", type=int, default=10)
     parser.add_argument("--no-claim", action="store_true")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress shows when redirected
     first_part = args.rounds // 3
 
     with AnvilNode(accounts=6, balance_eth=1_000_000) as node, tempfile.TemporaryDirectory() as tmp:
@@ -144,6 +145,8 @@ def main() -> None:
         market = PredictionMarket(node.w3, deployment.market_address, V2, name="bench")
         driver = Driver(node, deployment)
         driver.kickoff()
+        # read now: anvil keeps only recent states, so the balance at the start block is gone by the end of a long run
+        start_balance = node.w3.eth.get_balance(ours)  # type: ignore[arg-type]
 
         # part 1: a third of the rounds, reconciled from scratch
         _, drive1_s = timed(lambda: driver.run(first_part, args.bet_every, ours, other))
@@ -197,17 +200,17 @@ def main() -> None:
             f"-> batching speed-up x{single_full_s / full_s:.1f}"
         )
         if not args.no_claim:
-            claim_and_check(node, rec, ours, start)
+            claim_and_check(node, rec, ours, start_balance)
 
 
-def claim_and_check(node: AnvilNode, rec: Reconciler, ours: str, start: int) -> None:
+def claim_and_check(node: AnvilNode, rec: Reconciler, ours: str, start_balance: int) -> None:
     reports, claim_s = timed(rec.claim)
     claimed = sum(len(r.claimed_epochs) for r in reports)
     sent = sum(len(r.sent) for r in reports)
     _, after_s = timed(rec.reconcile)
     pnl = rec.account_pnl(ours)
     print(f"claim sweep: {claimed} epochs in {sent} transactions, {claim_s:.2f} s; reconcile after: {after_s:.2f} s")
-    change = node.w3.eth.get_balance(ours) - node.w3.eth.get_balance(ours, start)  # type: ignore[arg-type]
+    change = node.w3.eth.get_balance(ours) - start_balance  # type: ignore[arg-type]
     print(
         f"reconciled PnL == balance change to the wei: {pnl.pnl_wei == change} "
         f"(unattributed transactions: {pnl.unattributed_txs})"

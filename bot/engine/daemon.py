@@ -12,7 +12,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -158,7 +158,7 @@ class Daemon:
         self.scheduler = BackgroundScheduler(
             timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
         )
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal-read")
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bet-reads")
         self._stopped = threading.Event()
         self._lock = threading.Lock()
 
@@ -299,7 +299,9 @@ class Daemon:
 
     def _bet(self, rt: MarketRuntime, epoch: int, fired: float) -> BetResult | None:
         trace = BetTrace(fired)
-        snapshot = self._pool.submit(self._journal_snapshot, rt.name, epoch)  # DB reads overlap the round RPC
+        # the journal reads and the chain clock run on helper threads while the round is read
+        snapshot = self._pool.submit(self._journal_snapshot, rt.name, epoch)
+        clock = self._pool.submit(self.chain_now)
         rnd = rt.market.round(epoch)
         trace.mark("round-read")
         exists, stats = snapshot.result()
@@ -307,7 +309,7 @@ class Daemon:
         if exists:
             log.info("%s epoch %d: already have an intent (manual or earlier): not betting again", rt.name, epoch)
             return None
-        decision = self.decide(rt, rnd, stats, trace)
+        decision = self.decide(rt, rnd, stats, trace, clock)
         self.stats.decisions += 1
         if decision.side is None or decision.stake_wei <= 0:
             self.stats.skips += 1
@@ -335,12 +337,19 @@ class Daemon:
         return result
 
     def decide(
-        self, rt: MarketRuntime, rnd: Round, stats: tuple[int, int, int] | None = None, trace: BetTrace | None = None
+        self,
+        rt: MarketRuntime,
+        rnd: Round,
+        stats: tuple[int, int, int] | None = None,
+        trace: BetTrace | None = None,
+        clock: Future[float] | None = None,
     ) -> Decision:
+        """The strategy's decision for ``rnd`` after the risk limits. ``stats``/``clock``: journal figures and chain
+        time already being read (else read here)."""
         mark = trace.mark if trace is not None else _no_mark
         params = rt.market.params()
         mark("params")
-        now = self.chain_now()
+        now = clock.result() if clock is not None else self.chain_now()
         mark("chain-clock")
         signal = None
         reference = Decimal(0)
