@@ -11,7 +11,6 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
@@ -22,9 +21,11 @@ from web3.exceptions import TransactionNotFound, Web3RPCError
 from bot.chain.gas import Fees, GasPolicy
 from bot.chain.nonce import NonceManager
 from bot.chain.rpc import FailoverProvider
+from bot.chain.txcodec import Signer, UnsignedTx
 from bot.errors import OperationalError, TemporaryError
 from bot.markets.base import TxRequest
-from bot.store.db import session_scope
+from bot.store import hotjournal
+from bot.store.db import engine_of, session_scope
 from bot.store.journal import TxAttempt
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class TxSender:
         self.w3 = w3
         self.account = account
         self.address = str(account.address)
+        self._signer = Signer(bytes(account.key))
         self.sessions = sessions
         self.gas = gas
         self.allowed_targets = {t.lower() for t in allowed_targets}
@@ -102,20 +104,20 @@ class TxSender:
             raise OperationalError(f"refusing to send to {tx.to}: not a configured contract")
 
     def sign(self, tx: TxRequest, nonce: int, fees: Fees, gas_limit: int | None = None) -> tuple[bytes, str]:
+        """(raw signed transaction, hash) for a configured contract; legacy or EIP-1559 as the fees say."""
         self._check(tx)
-        fields: dict[str, Any] = {
-            "to": Web3.to_checksum_address(tx.to),
-            "data": tx.data,
-            "value": tx.value,
-            "gas": gas_limit or self.gas_limit,
-            "nonce": nonce,
-            "chainId": self.chain_id,
-            **fees.tx_fields(),
-        }
-        if not fees.legacy:
-            fields["type"] = 2
-        signed = self.account.sign_transaction(fields)
-        return bytes(signed.raw_transaction), "0x" + bytes(signed.hash).hex()
+        unsigned = UnsignedTx(
+            chain_id=self.chain_id,
+            nonce=nonce,
+            gas=gas_limit or self.gas_limit,
+            to=bytes.fromhex(tx.to.removeprefix("0x")),
+            value=tx.value,
+            data=bytes.fromhex(tx.data.removeprefix("0x")),
+            gas_price=fees.gas_price if fees.legacy else None,
+            max_fee=fees.max_fee,
+            priority_fee=fees.priority_fee,
+        )
+        return self._signer.sign(unsigned)
 
     def journal_attempt(
         self, tx: TxRequest, market: str, nonce: int, fees: Fees, intent_id: int | None = None, gas_limit: int | None = None
@@ -128,29 +130,20 @@ class TxSender:
         self, tx: TxRequest, market: str, nonce: int, fees: Fees, raw: bytes, tx_hash: str, intent_id: int | None = None
     ) -> int:
         """Commit a signed attempt (status ``signed``; the intent, if any, moves to SIGNED) — before any broadcast."""
-        with session_scope(self.sessions) as s:
-            attempt = TxAttempt(
-                intent_id=intent_id,
-                kind=tx.kind,
-                market=market,
-                account=self.address,
-                nonce=nonce,
-                tx_hash=tx_hash,
-                raw_tx=raw.hex(),
-                epochs=",".join(str(e) for e in tx.epochs),
-                max_fee_wei=fees.ceiling_cost_per_gas,
-                priority_fee_wei=fees.priority_fee,
-            )
-            s.add(attempt)
-            if intent_id is not None:
-                from bot.store.journal import Intent, IntentState
-
-                intent = s.get(Intent, intent_id)
-                if intent is not None:
-                    intent.set_state(IntentState.SIGNED)
-                    intent.tx_hash = tx_hash
-            s.flush()
-            return attempt.id
+        fields = {
+            "intent_id": intent_id,
+            "kind": tx.kind,
+            "market": market,
+            "account": self.address,
+            "nonce": nonce,
+            "tx_hash": tx_hash,
+            "raw_tx": raw.hex(),
+            "epochs": ",".join(str(e) for e in tx.epochs),
+            "max_fee_wei": fees.ceiling_cost_per_gas,
+            "priority_fee_wei": fees.priority_fee,
+        }
+        with hotjournal.write(engine_of(self.sessions)) as conn:
+            return hotjournal.insert_attempt(conn, fields, time.time())
 
     # -- broadcast --------------------------------------------------------------------------------------------------
     def broadcast_raw(self, raw: bytes) -> tuple[str, str]:

@@ -16,11 +16,11 @@ from sqlalchemy import select
 from bot.app import App, build_app
 from bot.cli.common import EXIT, CliError, Ctx, emit, json_option, parse_amount, pass_ctx
 from bot.domain import Position
-from bot.engine import ledger_stats
 from bot.engine.executor import BetRequest
 from bot.engine.health import to_plain
 from bot.engine.risk import RiskContext, default_limits, evaluate
 from bot.payout import expected_payout_if_win, gross_multiple
+from bot.store import hotjournal
 from bot.store.db import session_scope
 from bot.store.journal import Intent
 
@@ -112,10 +112,7 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
             _show(view)
             click.confirm("Place this bet?", abort=True)
         account = app.account_address()
-        with session_scope(app.sessions) as s:
-            mode = app.settings.mode
-            stats = (ledger_stats.staked_today(s, account), ledger_stats.pnl_today(s, account, mode=mode),
-                     ledger_stats.consecutive_losses(s, account, mode=mode))
+        stats = hotjournal.risk_snapshot(app.engine, market, view["epoch"], account, app.settings.mode).stats
         bankroll = int(app.w3_for(market).eth.get_balance(account)) if app.live else stake * 1000  # type: ignore[arg-type]
         verdict = evaluate(default_limits(app.settings.risk), RiskContext(
             market=market, epoch=view["epoch"], stake_wei=stake, bankroll_wei=bankroll,

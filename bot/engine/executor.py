@@ -13,25 +13,24 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.chain.clock import last_bettable_second
 from bot.chain.sender import Receipt, TxSender
 from bot.domain import Position
-from bot.engine import ledger_stats
 from bot.engine.trace import BetTrace
 from bot.errors import OperationalError, RevertError, TemporaryError
 from bot.markets.base import PredictionMarket, TxRequest
-from bot.store.db import session_scope
-from bot.store.journal import Intent, IntentState, TxAttempt, find_intent
+from bot.store import hotjournal
+from bot.store.db import engine_of, session_scope
+from bot.store.journal import Intent, IntentState, TxAttempt
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +74,10 @@ class SpendingCaps:
     max_per_bet: int
     max_per_day: int
 
-    def check(self, session: Session, account: str, amount: int, now: float) -> str | None:
+    def check(self, conn: sqlite3.Connection, account: str, amount: int, now: float) -> str | None:
         if amount > self.max_per_bet:
             return f"stake {amount} wei exceeds the per-bet cap {self.max_per_bet}"
-        spent = ledger_stats.staked_today(session, account, now)
+        spent = hotjournal.staked_today(conn, account, now)
         if spent + amount > self.max_per_day:
             return f"daily cap: {spent} wei already staked today, cap {self.max_per_day}"
         return None
@@ -100,39 +99,32 @@ def _crashpoint(name: str) -> None:
 def _open_intent(
     sessions: sessionmaker[Session], req: BetRequest, account: str, mode: str, caps: SpendingCaps | None = None
 ) -> tuple[int, bool, str]:
-    """Commit the intent row (one transaction; a cap violation is committed as a FAILED intent).
+    """Commit the intent row (one transaction under the write lock; a cap violation is committed as a FAILED intent).
 
     Returns (intent id, created, state).
     """
-    try:
-        with session_scope(sessions) as s:
-            existing = find_intent(s, req.market.name, req.epoch, account)
-            if existing is not None:
-                return existing.id, False, existing.state
-            denied = caps.check(s, account, req.amount, time.time()) if caps is not None else None
-            intent = Intent(
-                market=req.market.name,
-                epoch=req.epoch,
-                account=account,
-                mode=mode,
-                origin=req.origin,
-                position=int(req.position),
-                amount_wei=req.amount,
-                strategy=req.strategy,
-                decision=json.dumps(req.decision, default=str, sort_keys=True),
-                lock_ts=req.lock_ts,
-                fired_at=req.fired_at,
-            )
-            if denied:
-                intent.set_state(IntentState.FAILED, denied)
-            s.add(intent)
-            s.flush()
-            return intent.id, True, intent.state
-    except IntegrityError:
-        with session_scope(sessions) as s:
-            existing = find_intent(s, req.market.name, req.epoch, account)
-            assert existing is not None
-            return existing.id, False, existing.state
+    now = time.time()
+    with hotjournal.write(engine_of(sessions)) as conn:
+        existing = hotjournal.intent_state(conn, req.market.name, req.epoch, account)
+        if existing is not None:
+            return existing[0], False, existing[1]
+        denied = caps.check(conn, account, req.amount, now) if caps is not None else None
+        fields = {
+            "market": req.market.name,
+            "epoch": req.epoch,
+            "account": account,
+            "mode": mode,
+            "origin": req.origin,
+            "position": int(req.position),
+            "amount_wei": req.amount,
+            "strategy": req.strategy,
+            "decision": json.dumps(req.decision, default=str, sort_keys=True),
+            "lock_ts": req.lock_ts,
+            "fired_at": req.fired_at,
+        }
+        if denied:
+            fields |= {"state": IntentState.FAILED.value, "reason": denied}
+        return hotjournal.insert_intent(conn, fields, now), True, str(fields.get("state", IntentState.INTENDED.value))
 
 
 def _set_state(sessions: sessionmaker[Session], intent_id: int, state: IntentState, reason: str = "", **attrs: Any) -> None:
@@ -189,7 +181,10 @@ class LiveExecutor:
         self.preflight = preflight
         self.watch_receipts = watch
         self.last_accepted_latency = 0.0  # seconds the node took to answer the last broadcast
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="preflight")
+
+    def prepare(self) -> None:
+        """Refresh the cached fee suggestion when it is over a second old (the watch job calls this)."""
+        self.sender.fees(max_age=1.0)
 
     # -- placing ------------------------------------------------------------------------------------------------------
     def place(self, req: BetRequest) -> BetResult:
@@ -197,9 +192,6 @@ class LiveExecutor:
         if req.market.spec.currency == "erc20":
             self.ensure_allowance(req.market, req.amount)
         tx = req.market.build_bet(req.position, req.epoch, req.amount)
-        # the chain clock and the pre-flight eth_call run on a helper thread while the intent row commits (fsync):
-        # both are reads, and nothing is signed before the commit
-        checks = self._pool.submit(self._checks, req, tx)
         req.mark("build")
         intent_id, created, state = _open_intent(self.sessions, req, self.account, self.mode, self.caps)
         req.mark("intent-commit")
@@ -208,8 +200,8 @@ class LiveExecutor:
         if state == IntentState.FAILED.value:
             return BetResult(intent_id, IntentState.FAILED, "spending cap")
         _crashpoint("after-intent")
-        checked = checks.result()
-        req.mark("wait-preflight")
+        checked = self._checks(req, tx)  # chain clock + pre-flight eth_call against pending
+        req.mark("preflight")
         return self._drive(intent_id, req, fired, tx, checked)
 
     def ensure_allowance(self, market: PredictionMarket, amount: int) -> None:

@@ -83,6 +83,14 @@ def import_all_models() -> None:
             importlib.import_module(f"bot.store.{info.name}")
 
 
+def engine_of(sessions: sessionmaker[Session]) -> Engine:
+    """The engine a session factory is bound to."""
+    bind = sessions.kw.get("bind")
+    if not isinstance(bind, Engine):
+        raise TypeError("session factory is not bound to an engine")
+    return bind
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False, future=True)
 

@@ -71,7 +71,7 @@ def test_traced_bet_reports_its_hot_path_phases_in_order(setup):
     req.fired_at, req.trace = fired, BetTrace(fired)
     result = ex.place(req)
     assert result.state is IntentState.LANDED and result.phases is not None
-    assert list(result.phases) == ["build", "intent-commit", "wait-preflight", "nonce-fees", "sign", "journal-commit",
+    assert list(result.phases) == ["build", "intent-commit", "preflight", "nonce-fees", "sign", "journal-commit",
                                    "handed"]
     assert all(ms >= 0 for ms in result.phases.values())
     # the phases partition the decision latency exactly: trigger -> raw tx handed to the RPC
