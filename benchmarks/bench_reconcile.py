@@ -132,11 +132,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3_000)
     parser.add_argument("--bet-every", type=int, default=10)
     parser.add_argument("--no-claim", action="store_true")
+    parser.add_argument("--persist-states", action="store_true",
+                        help="let anvil write old states to disk (~100 KB a block: 10,000 rounds took ~40 GB)")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress shows when redirected
     first_part = args.rounds // 3
 
-    with AnvilNode(accounts=6, balance_eth=1_000_000) as node, tempfile.TemporaryDirectory() as tmp:
+    # by default the node keeps recent states in memory only, like a non-archive node: old balances and nonces are
+    # gone, which the reconciler handles (it says so once and checks nonce gaps from the first known transaction)
+    node_args = () if args.persist_states else ("--prune-history",)
+    with AnvilNode(accounts=6, balance_eth=1_000_000, extra_args=node_args) as node, \
+            tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         config = MarketConfig(interval_seconds=INTERVAL, buffer_seconds=5, oracle_update_allowance=10**9)
         deployment = deploy_v2(node.w3, config)

@@ -96,3 +96,31 @@ def test_startup_checks_refuse_an_empty_wallet_and_a_skewed_clock(chain, v2, tmp
     chain.advance_to(int(time.time()) + 3600)  # the chain runs an hour ahead of our clock
     with pytest.raises(OperationalError, match="clock"):
         startup_checks(settings, app)
+
+
+def test_watch_job_refreshes_what_the_bet_path_reads_from_caches(chain, v2, tmp_path):
+    """An admin pause and fee change reach the daemon's cached market parameters through the watch job (not the bet
+    path), and the fee suggestion is refreshed there too."""
+    from bot.config import Settings, TopicConfig
+    from bot.engine.daemon import PARAMS_MAX_AGE, Daemon, MarketRuntime
+
+    Keeper(chain.w3, v2).genesis_start(price=P)
+    ex, market, sessions, lw3 = build_live(chain.url, v2.market_address, "v2", chain.private_keys[6],
+                                           f"sqlite:///{tmp_path / 'w.db'}")
+    rt = MarketRuntime(market, TopicConfig(name="btc", topic_id=1))
+    daemon = Daemon(Settings(), [rt], ex, None, None, [], sessions, lambda: 0.0, bankroll=lambda: 0)  # type: ignore[arg-type]
+    daemon.prepare(rt)
+    assert market.params().treasury_fee_bp == 300 and not market.params().paused
+    fees_read_at = ex.sender._fees_at
+
+    contract = v2.market(chain.w3)
+    admin = v2.roles.admin
+    chain.w3.eth.wait_for_transaction_receipt(contract.functions.pause().transact({"from": admin}))
+    chain.w3.eth.wait_for_transaction_receipt(contract.functions.setTreasuryFee(500).transact({"from": admin}))
+    daemon.prepare(rt)  # within PARAMS_MAX_AGE: the cache stands
+    assert market.params().treasury_fee_bp == 300
+    rt.params_at -= PARAMS_MAX_AGE + 1
+    time.sleep(1.1)  # the fee suggestion is refreshed when over a second old
+    daemon.prepare(rt)
+    assert market.params().paused and market.params().treasury_fee_bp == 500
+    assert ex.sender._fees_at > fees_read_at
