@@ -103,8 +103,8 @@ def main() -> None:
                 node.set_next_timestamp(at)
                 w3.eth.wait_for_transaction_receipt(fn(epoch).transact({"from": who, "value": (i + 1) * 10**17, "gas": 200_000}))
                 at += 1
-            daemon.prepare(daemon.markets[0])  # what the daemon's watch job does every 0.5 s
             node.mine(rnd.lock_timestamp - 2)  # the bet job fires at lock - 2 s
+            daemon.prepare(daemon.markets[0])  # what the daemon's watch job does every 0.5 s
             fired_at_lock_minus_2 += 1
             result = daemon.bet_job(daemon.markets[0], epoch)
             if result is not None and result.latency is not None:

@@ -161,6 +161,7 @@ class Daemon:
         )
         self._stopped = threading.Event()
         self._lock = threading.Lock()
+        self._chain_offset: tuple[float, float] | None = None  # (chain time - wall time, monotonic time of the read)
 
     # -- lifecycle ----------------------------------------------------------------------------------------------------
     def recover(self) -> list[BetResult]:
@@ -239,6 +240,7 @@ class Daemon:
         """Keep what the bet path reads from caches fresh (reference price, market parameters, fee suggestion), so
         the bet job makes no RPC for them. Run by the watch job; a failure here only means the bet job reads them."""
         try:
+            self._chain_offset = (self.chain_now() - time.time(), time.monotonic())
             if rt.topic is not None:
                 rt.refresh_reference()
             if time.monotonic() - rt.params_at > PARAMS_MAX_AGE:  # fee, min bet, paused can change by admin call
@@ -249,6 +251,13 @@ class Daemon:
                 warm()
         except (TemporaryError, ValueError) as exc:
             log.debug("%s: could not refresh caches (%s)", rt.name, exc)
+
+    def chain_estimate(self, max_age: float = 2.0) -> float:
+        """Chain time for the strategy's ``seconds_to_lock``: wall clock + the offset the watch job measured (no RPC)
+        when that is under ``max_age`` s old, else read now. The executor's send guard always reads the chain."""
+        if self._chain_offset is not None and time.monotonic() - self._chain_offset[1] < max_age:
+            return time.time() + self._chain_offset[0]
+        return self.chain_now()
 
     def watch_rounds(self) -> None:
         for rt in self.markets:
@@ -344,7 +353,7 @@ class Daemon:
         mark = trace.mark if trace is not None else _no_mark
         params = rt.market.params()
         mark("params")
-        now = self.chain_now()
+        now = self.chain_estimate()
         mark("chain-clock")
         signal = None
         reference = Decimal(0)
