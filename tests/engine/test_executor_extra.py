@@ -124,3 +124,22 @@ def test_watch_job_refreshes_what_the_bet_path_reads_from_caches(chain, v2, tmp_
     daemon.prepare(rt)
     assert market.params().paused and market.params().treasury_fee_bp == 500
     assert ex.sender._fees_at > fees_read_at
+
+
+def test_strategy_chain_time_comes_from_the_watch_jobs_offset_without_an_rpc():
+    from bot.config import Settings
+    from bot.engine.daemon import Daemon
+
+    reads: list[float] = []
+
+    def chain_now() -> float:
+        reads.append(time.time())
+        return time.time() + 100.0  # the chain runs 100 s ahead of this machine's clock
+
+    daemon = Daemon(Settings(), [], None, None, None, [], None, chain_now, bankroll=lambda: 0)  # type: ignore[arg-type]
+    assert daemon.chain_estimate() == pytest.approx(time.time() + 100.0, abs=0.5) and len(reads) == 1  # no offset yet
+    daemon._chain_offset = (100.0, time.monotonic())  # what prepare() measured
+    assert daemon.chain_estimate() == pytest.approx(time.time() + 100.0, abs=0.5) and len(reads) == 1  # no RPC
+    daemon._chain_offset = (100.0, time.monotonic() - 5.0)  # too old: read the chain
+    daemon.chain_estimate()
+    assert len(reads) == 2
