@@ -104,7 +104,8 @@ def main() -> None:
                 w3.eth.wait_for_transaction_receipt(fn(epoch).transact({"from": who, "value": (i + 1) * 10**17, "gas": 200_000}))
                 at += 1
             node.mine(rnd.lock_timestamp - 2)  # the bet job fires at lock - 2 s
-            daemon.prepare(daemon.markets[0])  # what the daemon's watch job does every 0.5 s
+            daemon.sync_chain_clock()  # what the daemon's watch job does every 0.5 s
+            daemon.prepare(daemon.markets[0])
             fired_at_lock_minus_2 += 1
             result = daemon.bet_job(daemon.markets[0], epoch)
             if result is not None and result.latency is not None:
@@ -124,7 +125,7 @@ def main() -> None:
                 states[r.state] = states.get(r.state, 0) + 1
         lat_ms = sorted(x * 1000 for x in latencies)
         p50 = statistics.median(lat_ms)
-        p99 = lat_ms[min(len(lat_ms) - 1, int(round(0.99 * (len(lat_ms) - 1))))]
+        p99 = pct(lat_ms, 0.99)
         print("decision latency (bet job fired -> raw tx handed to the RPC), anvil automine, edge strategy, "
               f"node states {'on this disk' if args.persist_states else 'in memory'}")
         print(f"  bets measured     {len(lat_ms)}")

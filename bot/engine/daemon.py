@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings, TopicConfig
 from bot.domain import Position, Round
-from bot.engine.executor import BetRequest, BetResult, LiveExecutor
+from bot.engine.executor import BetRequest, BetResult, Executor, LiveExecutor
 from bot.engine.risk import RiskContext, RiskLimit, evaluate
 from bot.engine.trace import BetTrace
 from bot.errors import BotError, TemporaryError
@@ -130,7 +130,7 @@ class Daemon:
         self,
         settings: Settings,
         markets: list[MarketRuntime],
-        executor: Any,
+        executor: Executor,
         signals: SignalSource | None,
         strategy: Decider,
         limits: list[RiskLimit],
@@ -236,19 +236,23 @@ class Daemon:
         """Configured lead plus the measured p99 decision latency."""
         return self.settings.execution.lead_seconds + self.stats.p99_latency()
 
+    def sync_chain_clock(self) -> None:
+        """Measure chain time - wall time once (one daemon, one chain) for ``chain_estimate``. Run by the watch job."""
+        try:
+            self._chain_offset = (self.chain_now() - time.time(), time.monotonic())
+        except TemporaryError as exc:
+            log.debug("chain clock not synced (%s)", exc)
+
     def prepare(self, rt: MarketRuntime) -> None:
         """Keep what the bet path reads from caches fresh (reference price, market parameters, fee suggestion), so
         the bet job makes no RPC for them. Run by the watch job; a failure here only means the bet job reads them."""
         try:
-            self._chain_offset = (self.chain_now() - time.time(), time.monotonic())
             if rt.topic is not None:
                 rt.refresh_reference()
             if time.monotonic() - rt.params_at > PARAMS_MAX_AGE:  # fee, min bet, paused can change by admin call
                 rt.market.params(refresh=True)
                 rt.params_at = time.monotonic()
-            warm = getattr(self.executor, "prepare", None)
-            if warm is not None:
-                warm()
+            self.executor.prepare()
         except (TemporaryError, ValueError) as exc:
             log.debug("%s: could not refresh caches (%s)", rt.name, exc)
 
@@ -260,6 +264,7 @@ class Daemon:
         return self.chain_now()
 
     def watch_rounds(self) -> None:
+        self.sync_chain_clock()
         for rt in self.markets:
             try:
                 epoch = rt.market.current_epoch()
@@ -314,11 +319,11 @@ class Daemon:
         # one thread, in order: overlapping these short steps on helper threads measured slower (GIL hand-offs)
         exists, stats = self._journal_snapshot(rt.name, epoch)
         trace.mark("journal-read")
-        rnd = rt.market.round(epoch)
-        trace.mark("round-read")
         if exists:
             log.info("%s epoch %d: already have an intent (manual or earlier): not betting again", rt.name, epoch)
             return None
+        rnd = rt.market.round(epoch)
+        trace.mark("round-read")
         decision = self.decide(rt, rnd, stats, trace)
         self.stats.decisions += 1
         if decision.side is None or decision.stake_wei <= 0:

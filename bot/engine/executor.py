@@ -1,8 +1,9 @@
 """Executors: turn a decided bet into a journaled intent and — live — a transaction that lands before lock.
 
 Live path (each step one DB transaction, in this order):
-1. intent row committed (unique per market/epoch/account: a second intent for the round is impossible);
-2. timing guard (never send when chain time >= lock - 1) and spending caps; pre-flight ``eth_call`` against pending;
+1. intent row committed (unique per market/epoch/account: a second intent for the round is impossible), the spending
+   caps checked in the same transaction (a violation is committed as a FAILED intent);
+2. timing guard (never send when chain time >= lock - 1); pre-flight ``eth_call`` against pending;
 3. sign, commit the raw transaction + hash, then broadcast to every RPC;
 4. watch: landed / reverted (with the contract's reason) / too late / dropped; same-nonce fee bump while still bettable.
 Paper path: the same intent row, filled at the pools seen at decision time; settled later on the real outcome.
@@ -89,6 +90,9 @@ class Executor(Protocol):
 
     def place(self, req: BetRequest) -> BetResult: ...
 
+    def prepare(self) -> None:
+        """Refresh caches the bet path reads (called by the daemon's watch job)."""
+
 
 def _crashpoint(name: str) -> None:
     """Fault injection for crash tests: ``ALLORA_BOT_CRASH_AT=<name>`` kills the process here (no cleanup)."""
@@ -146,6 +150,9 @@ class PaperExecutor:
         self.sessions = sessions
         self.account = account
         self.caps = caps
+
+    def prepare(self) -> None:
+        """Nothing cached: a paper fill makes no RPC."""
 
     def place(self, req: BetRequest) -> BetResult:
         intent_id, created, state = _open_intent(self.sessions, req, self.account, self.mode, self.caps)

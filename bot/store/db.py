@@ -44,8 +44,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=10000")
-    # no automatic checkpoint inside a commit (it would stall the bet path); the daemon's heartbeat checkpoints,
-    # and SQLite checkpoints when the last connection closes
+    # SQLite's default automatic checkpoint (1,000 WAL pages); the daemon's heartbeat also checkpoints, and SQLite does
+    # when the last connection closes. (Turning it off did not shorten the bet path's tail: that was fsync waiting
+    # behind another process's disk writes, see benchmarks/bench_latency.py.)
     cur.execute("PRAGMA wal_autocheckpoint=1000")
     cur.close()
 

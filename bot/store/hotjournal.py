@@ -3,7 +3,8 @@
 Between a bet job's trigger and the raw transaction's hand-off the journal is touched three times: the risk snapshot
 (an intent for the round? staked / realised today? losing streak?), the intent row (committed before anything is
 signed, with the spending caps checked in the same transaction) and the signed attempt (committed before broadcast).
-Through the ORM each statement costs ~1–1.5 ms of Python on a small VM; here a whole step is ~0.3 ms plus the fsync.
+Through SQLAlchemy a single SELECT measured ~1.5 ms on a 2-core VM; here the whole snapshot measured 0.75 ms p50 and
+the two commits 1.8–2.0 ms and 1.2–1.4 ms p50, fsync included (benchmarks/bench_latency.py phases).
 The rows are the ORM models' rows (``bot.store.journal``, ``bot.store.outcomes``): tests/store/test_hotjournal.py
 writes with one and reads with the other. SQLite only (the bot's store).
 

@@ -138,8 +138,9 @@ def test_strategy_chain_time_comes_from_the_watch_jobs_offset_without_an_rpc():
 
     daemon = Daemon(Settings(), [], None, None, None, [], None, chain_now, bankroll=lambda: 0)  # type: ignore[arg-type]
     assert daemon.chain_estimate() == pytest.approx(time.time() + 100.0, abs=0.5) and len(reads) == 1  # no offset yet
-    daemon._chain_offset = (100.0, time.monotonic())  # what prepare() measured
-    assert daemon.chain_estimate() == pytest.approx(time.time() + 100.0, abs=0.5) and len(reads) == 1  # no RPC
+    daemon.sync_chain_clock()  # the watch job measures the offset: one read
+    assert len(reads) == 2
+    assert daemon.chain_estimate() == pytest.approx(time.time() + 100.0, abs=0.5) and len(reads) == 2  # no RPC
     daemon._chain_offset = (100.0, time.monotonic() - 5.0)  # too old: read the chain
     daemon.chain_estimate()
-    assert len(reads) == 2
+    assert len(reads) == 3
