@@ -7,13 +7,13 @@ and bundles in both emissions shapes: v9 (``combined_value`` a string) and v10 (
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any
 
+from bot import wire
 from bot.allora.model import ConsumerData, Inference, Rejection, TopicInfo, WorkerValue
 from bot.allora.reasons import RejectReason
 from bot.config import TopicConfig
@@ -24,9 +24,6 @@ MAX_DECIMALS = 60
 MAX_NUMBER_TEXT = 100  # longest numeric string we parse
 VALUE_LIMIT = Decimal("1e60")
 _NAN_WORDS = ("nan", "inf", "infinity", "-inf", "-infinity", "+inf", "+infinity", "snan", "-nan")
-MAX_JSON_DEPTH = 64
-MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
-_JSON_TOKENS = re.compile(rb'"(?:\\.|[^"\\])*"|[\[\]{}]')
 _RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$")
 
 
@@ -41,34 +38,12 @@ def _bad(detail: str) -> _Reject:
     return _Reject(RejectReason.MALFORMED, detail)
 
 
-def json_depth_ok(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
-    """Whether ``raw`` nests at most ``limit`` arrays/objects deep (strings are skipped).
-
-    Needed because eth-account's py_ecc raises the recursion limit to 100000 at import: ``json.loads`` on a deeply
-    nested body then overflows the C stack and kills the process instead of raising ``RecursionError``.
-    """
-    if raw.count(b"[") + raw.count(b"{") <= limit:
-        return True
-    depth = 0
-    for match in _JSON_TOKENS.finditer(raw):
-        token = match.group()
-        if token in (b"[", b"{"):
-            depth += 1
-            if depth > limit:
-                return False
-        elif token in (b"]", b"}"):
-            depth -= 1
-    return True
-
-
 def _load(raw: bytes) -> Any:
-    if len(raw) > MAX_PAYLOAD_BYTES:
-        raise _bad(f"payload of {len(raw)} bytes is too large")
-    if not json_depth_ok(raw):
-        raise _bad(f"JSON nested deeper than {MAX_JSON_DEPTH}")
     try:
-        return json.loads(raw)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return wire.loads(raw, wire.ALLORA, "payload")
+    except wire.UnsafeBody as exc:
+        raise _bad(str(exc)) from None
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise _bad(f"not JSON: {str(exc)[:80]}") from None
 
 

@@ -263,7 +263,9 @@ def _make_exchange(exchange_id: str) -> Any:
     cls = getattr(ccxt, exchange_id, None)
     if cls is None or not isinstance(cls, type):
         raise FeedError(f"unknown ccxt exchange {exchange_id!r}")
-    return cls({"enableRateLimit": True})
+    from bot.wire import guard_ccxt
+
+    return guard_ccxt(cls({"enableRateLimit": True}))  # every answer bounded before ccxt parses it
 
 
 def _fetch_page(

@@ -20,6 +20,7 @@ import requests.adapters
 from web3.providers import HTTPProvider, JSONBaseProvider
 from web3.types import RPCEndpoint, RPCResponse
 
+from bot import wire
 from bot.errors import TemporaryError
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
     requests.RequestException,
     ConnectionError,
     TimeoutError,
-    ValueError,  # json decode errors of malformed / truncated bodies
+    ValueError,  # json decode errors of malformed / truncated bodies; wire.UnsafeBody (too large, too deep)
     UnicodeDecodeError,
 )
 
@@ -136,15 +137,6 @@ class FailoverProvider(JSONBaseProvider):
             raise ValueError("at least one RPC URL is required")
         self.policy = policy or FailoverPolicy()
         self._sessions = [_session() for _ in urls]
-        self._providers = [
-            HTTPProvider(
-                u,
-                request_kwargs={"timeout": self.policy.timeout},
-                session=session,
-                exception_retry_configuration=None,
-            )
-            for u, session in zip(urls, self._sessions, strict=True)
-        ]
         self.health = [EndpointHealth(u) for u in urls]
         self._sleep = sleep
         self._clock = clock
@@ -181,8 +173,24 @@ class FailoverProvider(JSONBaseProvider):
         log.warning("rpc endpoint %s failed (%s)", _redact_url(h.url), h.last_error)
 
     # -- requests -------------------------------------------------------------------------------------------------
+    def _post(self, i: int, payload: bytes) -> Any:
+        """POST ``payload`` to endpoint ``i``; its answer parsed within ``wire.RPC`` limits (read capped, never more).
+
+        The one way any request reaches an endpoint (single, batch, broadcast): web3's HTTPProvider would read and
+        parse an answer of any size and depth."""
+        with self._sessions[i].post(
+            self.health[i].url,
+            data=payload,
+            headers=HTTPProvider.get_request_headers(),
+            timeout=self.policy.timeout,
+            stream=True,
+        ) as reply:
+            reply.raise_for_status()
+            body = wire.read_capped(reply, wire.RPC, "rpc answer")
+        return wire.loads(body, wire.RPC, "rpc answer")
+
     def _call(self, i: int, method: RPCEndpoint, params: Any) -> RPCResponse:
-        return _checked(self._providers[i].make_request(method, params))
+        return _checked(self._post(i, self.encode_rpc_request(method, params)))
 
     def _failover(self, call: Callable[[int], Any], what: str) -> Any:
         """Try ``call(endpoint)`` on healthy endpoints first, for ``policy.rounds`` passes with backoff between them."""
@@ -211,16 +219,9 @@ class FailoverProvider(JSONBaseProvider):
     def _batch_call(self, i: int, payload: bytes) -> list[RPCResponse]:
         """POST the batch to endpoint ``i``; its answers in request order, each checked like a single answer.
 
-        Posted here rather than by web3's HTTPProvider, which sorts the answers by id before they can be checked (and
-        breaks on a list of non-objects or mixed id types)."""
-        reply = self._sessions[i].post(
-            self.health[i].url,
-            data=payload,
-            headers=HTTPProvider.get_request_headers(),
-            timeout=self.policy.timeout,
-        )
-        reply.raise_for_status()
-        response = self.decode_rpc_response(reply.content)
+        Not through web3's batch handling, which sorts the answers by id before they can be checked (and breaks on a
+        list of non-objects or mixed id types)."""
+        response = self._post(i, payload)
         if not isinstance(response, list):
             raise ValueError(f"batch answered with a single response: {str(response)[:80]}")
         answers = {_id_key(r.get("id")): r for r in (_checked(r) for r in response)}

@@ -55,7 +55,9 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
         if api_url:
             if not hasattr(ccxt, exchange):
                 raise CliError(f"unknown ccxt exchange {exchange!r}")
-            client = getattr(ccxt, exchange)({"enableRateLimit": True})
+            from bot.wire import guard_ccxt
+
+            client = guard_ccxt(getattr(ccxt, exchange)({"enableRateLimit": True}))
             for key, url in list(client.urls["api"].items()):
                 if isinstance(url, str) and "://" in url:
                     client.urls["api"][key] = api_url.rstrip("/") + "/" + url.split("://", 1)[1].split("/", 1)[-1]

@@ -13,6 +13,9 @@ a share of the requests fail in one of these ways:
 - ``truncated``: the upstream answer cut in half (the declared length is the full one), then the connection closed;
 - ``rpc_error``: an in-band JSON-RPC error ``-32005 limit exceeded`` (per item for batches);
 - ``blackhole``: accept, never answer; the connection is closed after ``blackhole_timeout`` (bounded);
+- ``deep``: HTTP 200 with a JSON-RPC answer whose ``result`` nests ``deep_levels`` arrays (~200 KB of brackets: the
+  body that crashed a parser running under eth-account's raised recursion limit);
+- ``huge``: HTTP 200 with a JSON-RPC answer of ``huge_bytes`` (more than any client limit; honest Content-Length);
 - ``garbage``: answer ``garbage_status`` with ``garbage_body`` (for fuzzing clients).
 
 ``blackhole=True`` black-holes every request. Faults can be restricted to some JSON-RPC methods (``methods``), spare
@@ -54,10 +57,14 @@ FAULT_KINDS: tuple[str, ...] = (
     "truncated",
     "rpc_error",
     "blackhole",
+    "deep",
+    "huge",
 )
 GARBAGE = "garbage"
 MAX_DELAY_MS = 10_000
 MAX_BLACKHOLE_SECONDS = 60.0
+MAX_DEEP_LEVELS = 1_000_000
+MAX_HUGE_BYTES = 256 * 1024 * 1024
 ADMIN_PATH = "/_faults"
 LIMIT_EXCEEDED = {"code": -32005, "message": "limit exceeded"}
 MALFORMED_BODIES: tuple[bytes, ...] = (
@@ -87,6 +94,8 @@ class FaultPlan:
     status_5xx: int = 503
     garbage_body: bytes = b""
     garbage_status: int = 200
+    deep_levels: int = 100_000
+    huge_bytes: int = 20 * 1024 * 1024
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.rate <= 1.0:
@@ -98,6 +107,8 @@ class FaultPlan:
             raise ValueError(f"delay_ms must be within [0, {MAX_DELAY_MS}]")
         if not 0.0 <= self.blackhole_timeout <= MAX_BLACKHOLE_SECONDS:
             raise ValueError(f"blackhole_timeout must be within [0, {MAX_BLACKHOLE_SECONDS}]")
+        if not 1 <= self.deep_levels <= MAX_DEEP_LEVELS or not 1 <= self.huge_bytes <= MAX_HUGE_BYTES:
+            raise ValueError(f"deep_levels must be within [1, {MAX_DEEP_LEVELS}], huge_bytes [1, {MAX_HUGE_BYTES}]")
         if not 500 <= self.status_5xx <= 599 or not 200 <= self.garbage_status <= 599:
             raise ValueError("status_5xx must be 5xx and garbage_status within [200, 599]")
 
@@ -210,6 +221,18 @@ class FaultInjector:
             self._history.clear()
 
 
+def deep_answer(rid: Any, levels: int) -> bytes:
+    """A JSON-RPC answer, valid JSON, whose result nests ``levels`` arrays."""
+    head = json.dumps({"jsonrpc": "2.0", "id": rid}).encode()[:-1]
+    return head + b', "result": ' + b"[" * levels + b"]" * levels + b"}"
+
+
+def huge_answer(rid: Any, size: int) -> bytes:
+    """A JSON-RPC answer, valid JSON, of about ``size`` bytes (one long hex string)."""
+    head = json.dumps({"jsonrpc": "2.0", "id": rid}).encode()[:-1] + b', "result": "0x'
+    return head + b"0" * max(0, size - len(head) - 2) + b'"}'
+
+
 def _methods_of(body: bytes) -> tuple[list[str], bool, list[Any]]:
     """(methods, is_batch, ids) of a JSON-RPC request body; unparseable bodies give ``([], False, [])``."""
     try:
@@ -310,6 +333,10 @@ class _Handler(BaseHTTPRequestHandler):
         elif kind == "rpc_error":
             errors = [{"jsonrpc": "2.0", "id": i, "error": LIMIT_EXCEEDED} for i in (ids or [None])]
             self._send(200, json.dumps(errors if batch else errors[0]).encode())
+        elif kind == "deep":
+            self._send(200, deep_answer(ids[0] if ids else 1, plan.deep_levels))
+        elif kind == "huge":
+            self._send(200, huge_answer(ids[0] if ids else 1, plan.huge_bytes))
         elif kind == "truncated":
             status, answer = upstream or (200, b"{}")
             self._send(status, answer[: len(answer) // 2], declared=len(answer), close=True)

@@ -146,5 +146,7 @@ def make_ccxt_sources(
     factory = getattr(ccxt_async, exchange_id, None)
     if factory is None:
         raise ValueError(f"unknown ccxt exchange {exchange_id!r}")
-    exchange = factory({"enableRateLimit": True})
+    from bot.wire import guard_ccxt
+
+    exchange = guard_ccxt(factory({"enableRateLimit": True}))  # every answer bounded before ccxt parses it
     return {a.upper(): CcxtPriceSource(exchange, symbol_for_asset(a, template_symbol), **kwargs) for a in assets}

@@ -34,7 +34,6 @@ topic={TopicId}&token={Token}"`` and ``"LabeledLossFunctionService": "http://127
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 from collections.abc import Mapping
@@ -42,6 +41,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot import wire
 from bot.truth.groundtruth import (
     BadTruthRequest,
     GroundTruthResolver,
@@ -174,13 +174,16 @@ async def labeled_ground_truth(request: web.Request) -> web.Response:
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
-    raw = await request.text()
+    """The request's JSON object, parsed within ``wire.SERVICE_REQUEST`` limits (the service is unauthenticated)."""
+    raw = await request.read()  # aiohttp refuses more than client_max_size (413) before this returns
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise LossError(f"body is not JSON: {exc.msg}") from None
+        body = wire.loads(raw, wire.SERVICE_REQUEST, "request body")
+    except wire.UnsafeBody as exc:
+        raise LossError(str(exc)) from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise LossError(f"body is not JSON: {str(exc)[:80]}") from None
     if not isinstance(body, dict):
         raise LossError("body must be a JSON object")
     return body
@@ -296,7 +299,7 @@ async def offchain_node_config(request: web.Request) -> web.Response:
 
 def build_app(resolver: GroundTruthResolver, *, close_resolver: bool = True) -> web.Application:
     """The aiohttp application; closes the resolver's sources on shutdown when ``close_resolver``."""
-    app = web.Application()
+    app = web.Application(client_max_size=wire.SERVICE_REQUEST.max_bytes)
     app[RESOLVER] = resolver
     r = app.router
     r.add_get("/gt", ground_truth)

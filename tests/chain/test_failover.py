@@ -160,7 +160,7 @@ def test_json_rpc_error_answers_are_returned_not_failed_over(
     assert provider(w3).health[0].failures == 0 and secondary.counters().get("requests", 0) == 0
 
 
-@pytest.mark.parametrize("kind", ["drop", "http_5xx", "malformed", "truncated", "rpc_error", "blackhole"])
+@pytest.mark.parametrize("kind", ["drop", "http_5xx", "malformed", "truncated", "rpc_error", "blackhole", "deep", "huge"])
 def test_batch_requests_fail_over(proxies: tuple[FaultProxy, FaultProxy], anvil: AnvilNode, kind: str) -> None:
     primary, secondary = proxies
     w3 = make_w3([primary.url, secondary.url], timeout=0.3)

@@ -71,6 +71,14 @@ def test_each_fault_kind(proxies: tuple[FaultProxy, FaultProxy], kind: str) -> N
         assert isinstance(answer, requests.Response) and answer.content in MALFORMED_BODIES
     elif kind == "rpc_error":
         assert _ok_json(answer) == {"jsonrpc": "2.0", "id": 7, "error": {"code": -32005, "message": "limit exceeded"}}
+    elif kind == "deep":  # valid JSON, 100,000 arrays deep
+        assert isinstance(answer, requests.Response) and answer.status_code == 200
+        assert answer.content.startswith(b'{"jsonrpc": "2.0", "id": 7, "result": ' + b"[" * 100_000)
+        assert answer.content.count(b"]") == 100_000
+    elif kind == "huge":  # valid JSON, 20 MiB, honest length
+        assert isinstance(answer, requests.Response) and answer.status_code == 200
+        assert len(answer.content) == int(answer.headers["Content-Length"]) == 20 * 1024 * 1024
+        assert json.loads(answer.content)["id"] == 7
     else:  # delay: answered after the delay
         assert "result" in _ok_json(answer)
     counters = primary.counters()

@@ -8,7 +8,6 @@ the SDK's built-in default key is never used.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -21,6 +20,7 @@ import pydantic
 from allora_sdk.api_client import AlloraAPIClient, ChainID, SignatureFormat, Topic
 from allora_sdk.api_client import Inference as SdkInference
 
+from bot import wire
 from bot.allora.model import FetchResult, Rejection
 from bot.allora.parsing import parse_api_payload
 from bot.allora.reasons import RejectReason, SourceError, reason_for_status
@@ -42,15 +42,18 @@ class CapturingFetcher:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         async with self._session.get(url, headers=headers) as response:
-            body = await response.read()
+            try:
+                body = await wire.read_capped_async(response, wire.ALLORA, f"body from {url}")
+            except wire.UnsafeBody as exc:
+                raise SourceError(RejectReason.MALFORMED, str(exc), status=response.status) from None
             note(url, response.status, body)
             check_body(url, response.status, body)
             if response.status >= 400:
                 reason = reason_for_status(response.status)
                 raise SourceError(reason, f"HTTP {response.status}: {body[:160]!r}", status=response.status, raw=body)
             try:
-                return json.loads(body)
-            except (ValueError, RecursionError):
+                return wire.loads(body, wire.ALLORA)
+            except ValueError:
                 raise SourceError(
                     RejectReason.MALFORMED, "response is not JSON", status=response.status, raw=body
                 ) from None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from bot.allora.parsing import MAX_PAYLOAD_BYTES, json_depth_ok
+from bot import wire
 from bot.allora.reasons import RejectReason, SourceError
 
 
@@ -46,12 +46,17 @@ def note(url: str, status: int, body: bytes) -> None:
 
 def check_body(url: str, status: int, body: bytes) -> None:
     """Refuse bodies that would crash or exhaust the JSON parser before anything (the SDK included) parses them."""
-    if len(body) > MAX_PAYLOAD_BYTES or not json_depth_ok(body):
-        raise SourceError(RejectReason.MALFORMED, f"unsafe JSON body from {url} ({len(body)} bytes)", status=status,
-                          raw=body[:MAX_PAYLOAD_BYTES])
+    try:
+        wire.check(body, wire.ALLORA, f"body from {url}")
+    except wire.UnsafeBody as exc:
+        raise SourceError(RejectReason.MALFORMED, str(exc), status=status, raw=body[: wire.ALLORA.max_bytes]) from None
 
 
 async def httpx_response_hook(response: httpx.Response) -> None:
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > wire.ALLORA.max_bytes:  # refused before its bytes are read
+        raise SourceError(RejectReason.MALFORMED, f"body from {response.url} declares {declared} bytes, more than "
+                          f"the {wire.ALLORA.max_bytes}-byte limit", status=response.status_code)
     await response.aread()
     note(str(response.url), response.status_code, response.content)
     check_body(str(response.url), response.status_code, response.content)

@@ -1,0 +1,139 @@
+"""Hostile servers on loopback: the bot, as a real process, survives endpoints that answer deeply nested or huge JSON.
+
+Before bounded parsing, eth-account's raised recursion limit let ``json.loads`` of a ~200 KB body of nested brackets
+overflow the C stack: the process died with SIGSEGV (exit 139) — during a bet when any RPC endpoint answered it (every
+bet is broadcast to every endpoint), and in the truth service on one POST. Each test runs the bot's CLI in a
+subprocess and checks its exit code, its one-line output and the money on chain.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.devnet.faultproxy import FaultPlan, FaultProxy
+from bot.devnet.keeper import Keeper
+
+ROOT = Path(__file__).resolve().parents[1]
+P = 600 * 10**8
+STAKE = 2 * 10**16
+
+
+def _cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own CLI
+        [sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+        env=env,
+    )
+
+
+def _env(**extra: str) -> dict[str, str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALLORA_BOT")}
+    env.update(extra)
+    return env
+
+
+def _bet_config(tmp_path: Path, urls: list[str], market: str) -> Path:
+    tree = {
+        "database_url": f"sqlite:///{tmp_path / 'bot.db'}",
+        "chains": {"dev": {"chain_id": 31337, "rpc_urls": urls, "request_timeout": 3}},
+        "markets": [{"name": "m1", "chain": "dev", "dialect": "v2", "address": market}],
+        "risk": {"kill_switch_file": str(tmp_path / "KILL")},
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(tree))
+    return path
+
+
+@pytest.mark.anvil
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("position", ["first", "second"])
+@pytest.mark.parametrize("kind", ["deep", "huge"])
+def test_a_live_bet_survives_a_hostile_endpoint(chain, v2, tmp_path, kind, position):
+    keeper = Keeper(chain.w3, v2)
+    keeper.genesis_start(price=P)
+    keeper.advance_to(chain.chain_time() + 1)
+    bettor = chain.accounts[7]
+    with FaultProxy(chain.url, seed=3) as hostile:
+        # every request to the hostile endpoint is answered with the bad body (and still reaches the node)
+        hostile.set_plan(FaultPlan(rate=1.0, kinds=(kind,), forward_faulted=True))
+        urls = [hostile.url, chain.url] if position == "first" else [chain.url, hostile.url]
+        cfg = _bet_config(tmp_path, urls, v2.market_address)
+        done = _cli("-c", str(cfg), "bet", "bull", "--market", "m1", "--amount", "0.02", "--live", "--yes", "--json",
+                    env=_env(ALLORA_BOT_PRIVATE_KEY=chain.private_keys[7]))
+        seen = hostile.counters()
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert "Traceback" not in done.stderr
+    assert json.loads(done.stdout)["result"] == "landed"
+    assert seen.get(kind, 0) >= 1  # the hostile answers were really served
+    # exactly one bet of exactly the stake, from our account, on chain
+    market = v2.market(chain.w3)
+    info = market.functions.ledger(1, bettor).call()
+    assert info[1] == STAKE
+    assert market.functions.rounds(1).call()[8:10] == [STAKE, STAKE]  # totalAmount, bullAmount
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _post(url: str, body: bytes) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=30) as reply:  # noqa: S310 - loopback
+            return reply.status, reply.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+    except (ConnectionError, urllib.error.URLError):  # the server may close after refusing a huge body
+        return -1, b""
+
+
+@pytest.mark.timeout(120)
+def test_the_truth_service_survives_deep_and_huge_request_bodies(tmp_path):
+    port = _free_port()
+    tree = {
+        "database_url": f"sqlite:///{tmp_path / 'bot.db'}",
+        "allora": {"rpc_url": "rest+http://127.0.0.1:9", "topics": [{"name": "btc", "topic_id": 64}]},
+        "truth": {"host": "127.0.0.1", "port": port},
+    }
+    cfg = tmp_path / "truth.yaml"
+    cfg.write_text(yaml.safe_dump(tree))
+    proc = subprocess.Popen(  # noqa: S603 - our own CLI
+        [sys.executable, str(ROOT / "main.py"), "-c", str(cfg), "truth", "serve"], cwd=ROOT, env=_env(),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                with urllib.request.urlopen(base + "/health", timeout=1):  # noqa: S310 - loopback
+                    break
+            except (ConnectionError, urllib.error.URLError):
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                time.sleep(0.1)
+        deep = b'{"y_true": "1", "y_pred": ' + b"[" * 100_000 + b"]" * 100_000 + b', "options": {}}'
+        for route in ("/calculate", "/is_never_negative", "/labeled/calculate"):
+            status, body = _post(base + route, deep)
+            assert status == 400, (route, status, body[:200])
+            assert b"deeper than" in body and len(body) < 300
+        status, _ = _post(base + "/calculate", b'{"y_true": "' + b"1" * (2 * 1024 * 1024) + b'"}')
+        assert status in (413, -1)  # refused unread (aiohttp may close the connection while we still send)
+        assert proc.poll() is None  # alive
+        status, body = _post(base + "/calculate", json.dumps(
+            {"y_true": "1.5", "y_pred": "1.0", "options": {"loss_method": "sqe"}}).encode())
+        assert (status, json.loads(body)) == (200, {"loss": "0.25"})
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
