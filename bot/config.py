@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 ENV_PREFIX = "ALLORA_BOT"
 ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+PRIVATE_KEY_RE = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
 
 
 class ConfigError(ValueError):
@@ -24,14 +26,33 @@ class ConfigError(ValueError):
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False, validate_assignment=True)
+    # allow_inf_nan=False: a safety limit can never be switched off with .inf or made meaningless with .nan
+    model_config = ConfigDict(extra="forbid", frozen=False, validate_assignment=True, allow_inf_nan=False)
 
 
 def _check_address(value: str | None) -> str | None:
+    """0x + 40 hex digits; a mixed-case address must carry a valid EIP-55 checksum (all-lower/all-upper have none)."""
     if value is None:
         return value
     if not ADDRESS_RE.match(value):
         raise ValueError(f"not an address: {value!r} (expected 0x followed by 40 hex digits)")
+    digits = value[2:]
+    if digits != digits.lower() and digits != digits.upper():
+        from eth_utils import is_checksum_address
+
+        if not is_checksum_address(value):
+            raise ValueError(f"{value} fails its EIP-55 checksum (a mistyped character?): check the address, or "
+                             "write it all in lower case to skip the check")
+    return value
+
+
+def _check_env_name(value: str) -> str:
+    """The *name* of an environment variable. A value that looks like a key is refused without being echoed."""
+    if PRIVATE_KEY_RE.match(value.strip()) or len(value) > 128:
+        raise ValueError("looks like a secret (a private key?), not the name of an environment variable: put the "
+                         "secret in the environment and its variable name here (value not shown)")
+    if not ENV_NAME_RE.match(value):
+        raise ValueError("not an environment variable name (letters, digits and _; value not shown)")
     return value
 
 
@@ -47,14 +68,23 @@ class ChainConfig(Model):
 class MarketConfig(Model):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     chain: str
-    dialect: Literal["v2", "v3", "ai"]
+    dialect: str  # a name in bot.markets.dialects.DIALECTS: v2, v2.1, v3, ai
     address: str
-    abi: str | None = None  # path to an ABI file overriding the dialect's default (e.g. BSC "V2.1" markets)
+    abi: str | None = None  # path to an ABI file overriding the dialect's default
     topic: str | None = None  # name of an allora topic in allora.topics
     price_decimals: int = Field(default=8, ge=0, le=36)
     enabled: bool = True
 
     _addr = field_validator("address")(_check_address)
+
+    @field_validator("dialect")
+    @classmethod
+    def _dialect(cls, value: str) -> str:
+        from bot.markets.dialects import DIALECTS
+
+        if value not in DIALECTS:
+            raise ValueError(f"unknown dialect {value!r} (known: {', '.join(DIALECTS)})")
+        return value
 
 
 class TopicConfig(Model):
@@ -100,6 +130,8 @@ class AlloraConfig(Model):
     signature: SignatureConfig = Field(default_factory=SignatureConfig)
     topics: list[TopicConfig] = Field(default_factory=list)
 
+    _env = field_validator("api_key_env")(_check_env_name)
+
 
 class StrategyConfig(Model):
     name: str = "edge"
@@ -118,14 +150,29 @@ class RiskConfig(Model):
     kill_switch_file: str = "data/KILL"
     confirm_mainnet: bool = False
 
+    @model_validator(mode="after")
+    def _consistent(self) -> RiskConfig:
+        if self.max_stake_per_bet_wei > self.max_stake_per_day_wei:
+            raise ValueError(f"max_stake_per_bet_wei ({self.max_stake_per_bet_wei}) is above max_stake_per_day_wei "
+                             f"({self.max_stake_per_day_wei}): no bet could use it")
+        return self
+
 
 class GasConfig(Model):
     mode: Literal["legacy", "eip1559"] = "eip1559"
-    floor_gwei: Decimal = Decimal("0.05")
-    ceiling_gwei: Decimal = Decimal("50")
-    priority_gwei: Decimal = Decimal("0.1")
-    bump_percent: int = Field(default=15, ge=10)
-    gas_limit: int = Field(default=250_000, gt=21_000)
+    floor_gwei: Decimal = Field(default=Decimal("0.05"), ge=0)
+    ceiling_gwei: Decimal = Field(default=Decimal("50"), gt=0, le=1_000_000)
+    priority_gwei: Decimal = Field(default=Decimal("0.1"), ge=0)
+    bump_percent: int = Field(default=15, ge=10, le=1000)
+    gas_limit: int = Field(default=250_000, gt=21_000, le=30_000_000)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GasConfig:
+        if self.floor_gwei > self.ceiling_gwei:
+            raise ValueError(f"floor_gwei ({self.floor_gwei}) is above ceiling_gwei ({self.ceiling_gwei})")
+        if self.priority_gwei > self.ceiling_gwei:
+            raise ValueError(f"priority_gwei ({self.priority_gwei}) is above ceiling_gwei ({self.ceiling_gwei})")
+        return self
 
 
 class ExecutionConfig(Model):
@@ -142,6 +189,8 @@ class WalletConfig(Model):
     keystore: str | None = None  # eth-account v3 keyfile
     password_env: str = "ALLORA_BOT_KEYSTORE_PASSWORD"  # noqa: S105 — the variable name, not a password
     private_key_env: str = "ALLORA_BOT_PRIVATE_KEY"
+
+    _env = field_validator("password_env", "private_key_env")(_check_env_name)
 
 
 class TruthConfig(Model):
@@ -172,6 +221,7 @@ class Settings(Model):
     def _cross_refs(self) -> Settings:
         topics = {t.name for t in self.allora.topics}
         names: set[str] = set()
+        addresses: dict[tuple[str, str], str] = {}
         for i, market in enumerate(self.markets):
             if market.chain not in self.chains:
                 raise ValueError(f"markets.{i}.chain: unknown chain {market.chain!r} (known: {sorted(self.chains)})")
@@ -180,6 +230,11 @@ class Settings(Model):
             if market.name in names:
                 raise ValueError(f"markets.{i}.name: duplicate market name {market.name!r}")
             names.add(market.name)
+            where = (market.chain, market.address.lower())
+            if where in addresses:
+                raise ValueError(f"markets.{i}.address: {market.address} on chain {market.chain!r} is already market "
+                                 f"{addresses[where]!r} (one contract, one market)")
+            addresses[where] = market.name
         return self
 
     def market(self, name: str) -> MarketConfig:
@@ -211,6 +266,9 @@ def _set_path(tree: dict[str, Any], path: list[str], value: Any) -> None:
         node[last] = value
 
 
+_NOT_DECIMAL = re.compile(r"^[+-]?0([xXoObB]|[0-9])")
+
+
 def apply_env_overrides(tree: dict[str, Any], environ: dict[str, str] | None = None) -> dict[str, Any]:
     """``ALLORA_BOT__EXECUTION__LEAD_SECONDS=3`` sets ``execution.lead_seconds``; values are parsed as YAML scalars."""
     env = os.environ if environ is None else environ
@@ -225,6 +283,8 @@ def apply_env_overrides(tree: dict[str, Any], environ: dict[str, str] | None = N
             value = yaml.safe_load(raw) if raw != "" else ""
         except yaml.YAMLError:
             value = raw
+        if isinstance(value, int | float) and not isinstance(value, bool) and _NOT_DECIMAL.match(raw.strip()):
+            value = raw.strip()  # 0x… (an address), 0o… or 017: YAML 1.1 reads them as numbers; keep the text
         try:
             _set_path(tree, path, value)
         except (IndexError, ValueError, TypeError) as exc:

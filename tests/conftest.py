@@ -4,13 +4,13 @@ Fixtures (mark tests that use them with ``pytest.mark.anvil``; they skip when an
 
 - ``anvil`` (session): a running ``bot.devnet.AnvilNode`` (automine, chain id 31337, 20 funded dev accounts).
   ``anvil.w3`` is a connected ``Web3``; ``anvil.accounts`` / ``anvil.private_keys`` the unlocked dev accounts.
-- ``deployments`` (session): ``{"v2": Deployment, "v3": Deployment, "ai": Deployment}`` deployed once with the default
+- ``deployments`` (session): ``{"v2", "v2.1", "v3", "ai"}`` -> ``Deployment``, deployed once with the default
   ``MarketConfig`` (300 s interval, 30 s buffer, 3 % fee, 0.001 min bet). Roles: owner = accounts[0],
   admin = accounts[1], operator = accounts[2]. V3 bettors hold 1,000,000 TestToken each and have approved the market.
 - ``chain`` (function): the ``anvil`` node, with an ``evm_snapshot`` taken before the test and reverted after it, so
   every test starts from the same clean chain (deployed, no round started). Anything a test deploys is undone too.
 - ``w3`` (function): ``chain.w3``.
-- ``v2``, ``v3``, ``ai`` (function): the session ``Deployment`` of that dialect, on the clean chain.
+- ``v2``, ``v21``, ``v3``, ``ai`` (function): the session ``Deployment`` of that dialect, on the clean chain.
 - ``bettors`` (session): dev accounts 3..19 (plain funded wallets; ``anvil.private_keys[3:]`` sign for them).
 - ``deploy_market`` (function): factory ``deploy_market(dialect, config=None) -> Deployment`` for a fresh market with
   custom parameters (undone with the snapshot); V3 bettors are funded and approved.
@@ -53,8 +53,8 @@ def bettors(anvil: AnvilNode) -> list[ChecksumAddress]:
 
 @pytest.fixture(scope="session")
 def deployments(anvil: AnvilNode, bettors: list[ChecksumAddress]) -> dict[str, Deployment]:
-    """V2, V3 and AI markets deployed once per session with the default MarketConfig."""
-    deployed = {dialect: deploy(dialect, anvil.w3) for dialect in ("v2", "v3", "ai")}
+    """V2, V2.1, V3 and AI markets deployed once per session with the default MarketConfig."""
+    deployed = {dialect: deploy(dialect, anvil.w3) for dialect in ("v2", "v3", "ai", "v2.1")}
     fund_tokens(anvil.w3, deployed["v3"], bettors, TOKEN_FUNDING)
     return deployed
 
@@ -77,6 +77,11 @@ def w3(chain: AnvilNode) -> Web3:
 @pytest.fixture
 def v2(chain: AnvilNode, deployments: dict[str, Deployment]) -> Deployment:
     return deployments["v2"]
+
+
+@pytest.fixture
+def v21(chain: AnvilNode, deployments: dict[str, Deployment]) -> Deployment:
+    return deployments["v2.1"]
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """Deploy our compiled contracts (contracts/build) to a devnet with web3 and anvil's unlocked accounts.
 
-``deploy_v2`` (native-coin market + MockAggregator), ``deploy_v3`` (ERC-20 market + MockAggregator + TestToken) and
-``deploy_ai`` (AI-dialect market, operator-fed prices) each return a ``Deployment`` with the addresses and roles.
+``deploy_v2`` (native-coin market + MockAggregator; ``dialect="v2.1"`` for the BSC V2.1 layout), ``deploy_v3``
+(ERC-20 market + MockAggregator + TestToken) and ``deploy_ai`` (AI-dialect market, operator-fed prices) each return a
+``Deployment`` with the addresses and roles.
 ``Deployment.market(w3)`` binds the market to the public ABI in abis/ (what the bot uses against real chains), so
 code tested on the devnet talks to our contracts exactly as it would to PancakeSwap's.
 """
@@ -22,12 +23,17 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_DIR = REPO_ROOT / "contracts" / "build"
 ABIS_DIR = REPO_ROOT / "abis"
 
-Dialect = Literal["v2", "v3", "ai"]
+Dialect = Literal["v2", "v2.1", "v3", "ai"]
 
 #: abis/ file describing each dialect's public interface
-PUBLIC_ABI: dict[Dialect, str] = {"v2": "PancakePredictionV2", "v3": "PancakePredictionV3", "ai": "PancakeAIPrediction"}
+PUBLIC_ABI: dict[Dialect, str] = {
+    "v2": "PancakePredictionV2",
+    "v2.1": "PancakePredictionV2_1",
+    "v3": "PancakePredictionV3",
+    "ai": "PancakeAIPrediction",
+}
 #: contracts/build artifact implementing each dialect
-ARTIFACT: dict[Dialect, str] = {"v2": "PredictionV2", "v3": "PredictionV3", "ai": "AIPrediction"}
+ARTIFACT: dict[Dialect, str] = {"v2": "PredictionV2", "v2.1": "PredictionV21", "v3": "PredictionV3", "ai": "AIPrediction"}
 
 
 class DeployError(RuntimeError):
@@ -135,13 +141,17 @@ def deploy_oracle(w3: Web3, config: MarketConfig, sender: ChecksumAddress) -> Ch
     return address
 
 
-def deploy_v2(w3: Web3, config: MarketConfig | None = None, roles: Roles | None = None) -> Deployment:
-    """V2 dialect: PredictionV2 (native-coin bets) reading a fresh MockAggregator."""
+def deploy_v2(
+    w3: Web3, config: MarketConfig | None = None, roles: Roles | None = None, *, dialect: Dialect = "v2"
+) -> Deployment:
+    """V2 dialect (or its V2.1 layout): native-coin bets reading a fresh MockAggregator."""
+    if dialect not in ("v2", "v2.1"):
+        raise DeployError(f"deploy_v2 deploys the v2 and v2.1 dialects, not {dialect}")
     config = config or MarketConfig()
     roles = roles or Roles.default(w3)
     oracle = deploy_oracle(w3, config, roles.owner)
-    market, block = deploy_contract(w3, "PredictionV2", oracle, *_core_args(config, roles), sender=roles.owner)
-    return Deployment("v2", market, roles, config, oracle_address=oracle, block_number=block)
+    market, block = deploy_contract(w3, ARTIFACT[dialect], oracle, *_core_args(config, roles), sender=roles.owner)
+    return Deployment(dialect, market, roles, config, oracle_address=oracle, block_number=block)
 
 
 def deploy_v3(
@@ -180,8 +190,8 @@ def deploy_ai(w3: Web3, config: MarketConfig | None = None, roles: Roles | None 
 
 def deploy(dialect: Dialect, w3: Web3, config: MarketConfig | None = None, roles: Roles | None = None) -> Deployment:
     """Deploy one dialect by name."""
-    if dialect == "v2":
-        return deploy_v2(w3, config, roles)
+    if dialect in ("v2", "v2.1"):
+        return deploy_v2(w3, config, roles, dialect=dialect)
     if dialect == "v3":
         return deploy_v3(w3, config, roles)
     return deploy_ai(w3, config, roles)

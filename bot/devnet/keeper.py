@@ -11,8 +11,9 @@ Two ways to drive time:
 - real time (demo): ``run_realtime`` sleeps until each round's lock (+ ``delay``) and executes. Deploy with a short
   interval (e.g. 10 s interval, 2 s buffer) to speed the demo up.
 
-A step listed in ``misses`` is skipped (a late operator): the round can no longer be executed, so the keeper pauses,
-unpauses and restarts genesis with that step's price; the two rounds left behind become refundable.
+A step listed in ``misses`` is skipped (a late operator): the round can no longer be executed, so the keeper pauses
+(operator), unpauses (admin: on the genuine V2 only the admin may) and restarts genesis with that step's price; the two
+rounds left behind become refundable.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class KeeperError(RuntimeError):
 
 
 class Keeper:
-    """Operates one deployed market (``Deployment``) from its operator account."""
+    """Operates one deployed market (``Deployment``) from its operator account; unpauses from its admin account."""
 
     def __init__(
         self,
@@ -63,6 +64,7 @@ class Keeper:
         deployment: Deployment,
         *,
         sender: ChecksumAddress | None = None,
+        admin: ChecksumAddress | None = None,
         ai_price_for: AiPriceFor | None = None,
         on_event: Callable[[KeeperEvent], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -71,6 +73,7 @@ class Keeper:
         self.w3 = w3
         self.deployment = deployment
         self.sender = sender or deployment.roles.operator
+        self.admin = admin or deployment.roles.admin
         self.ai_price_for = ai_price_for
         self.on_event = on_event
         self._sleep = sleep
@@ -138,8 +141,8 @@ class Keeper:
         return self._event("pause", self._send(self.market.functions.pause(), at))
 
     def unpause(self, *, at: int | None = None) -> KeeperEvent:
-        """Unpause; genesis must run again afterwards."""
-        return self._event("unpause", self._send(self.market.functions.unpause(), at))
+        """Unpause from the admin account (the operator may not); genesis must run again afterwards."""
+        return self._event("unpause", self._send(self.market.functions.unpause(), at, sender=self.admin))
 
     # ------------------------------------------------------------------ explicit time (tests)
 
@@ -266,12 +269,12 @@ class Keeper:
             raise KeeperError(f"AI dialect: no AI price for epoch {epoch} (pass ai_price or ai_price_for)")
         return self.ai_price_for(epoch, price)
 
-    def _send(self, call: ContractFunction, at: int | None) -> TxReceipt:
+    def _send(self, call: ContractFunction, at: int | None, *, sender: ChecksumAddress | None = None) -> TxReceipt:
         if at is not None:
             now = self.chain_time()
             if at < now:
                 raise KeeperError(f"cannot stamp a block at {at}: chain time is already {now}")
-        receipt = transact(self.w3, call, {"from": self.sender}, at=at)
+        receipt = transact(self.w3, call, {"from": sender or self.sender}, at=at)
         self._last_block_ts = block_timestamp(self.w3, receipt)
         self._clock_offset = self._last_block_ts - self._wall()
         return receipt

@@ -20,7 +20,7 @@ from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
 
 from bot.domain import LedgerEntry, MarketParams, Position, Round, RoundStatus
-from bot.errors import RevertError, TemporaryError
+from bot.errors import OperationalError, RevertError, TemporaryError
 from bot.markets.dialects import DialectSpec, dialect_for
 from bot.payout import round_status
 
@@ -170,7 +170,14 @@ class PredictionMarket:
     def call_fn(self, fn: str, *args: Any, block: Any = "latest") -> tuple[Any, ...]:
         meta = self._fns[fn]
         out = self._raw_eth_call({"to": self.address, "data": self.encode_call(fn, args)}, block)
-        return tuple(abi_decode(list(meta.outputs), out))
+        if not out and meta.outputs:
+            raise OperationalError(f"no contract at {self.address} answers {fn}() (an account without code, or the "
+                                   "wrong chain): check the market's address and chain in the config")
+        try:
+            return tuple(abi_decode(list(meta.outputs), out))
+        except Exception as exc:  # eth-abi raises several decoding errors; all mean the same here
+            raise OperationalError(f"the answer of {fn}() at {self.address} does not decode with the configured "
+                                   f"dialect's ABI ({type(exc).__name__}): wrong contract or wrong dialect?") from exc
 
     # -- reads ----------------------------------------------------------------------------------------------------
     def current_epoch(self, block: Any = "latest") -> int:
@@ -207,9 +214,18 @@ class PredictionMarket:
             out.extend(self._decode_round(e, cast(Sequence[Any], r)) for e, r in zip(chunk, results, strict=True))
         return out
 
+    def decode_bet(self, epoch: int, raw: Sequence[Any]) -> LedgerEntry:
+        """A ``ledger(epoch, user)`` answer or one ``getUserRounds`` BetInfo, in the dialect's field order."""
+        fields = dict(zip(self.spec.bet_fields, raw, strict=True))
+        return LedgerEntry(
+            epoch=epoch,
+            position=Position(int(fields["position"])),
+            amount=int(fields["amount"]),
+            claimed=bool(fields["claimed"]),
+        )
+
     def ledger(self, epoch: int, user: str) -> LedgerEntry:
-        position, amount, claimed = self.call_fn("ledger", epoch, to_checksum_address(user))
-        return LedgerEntry(epoch=epoch, position=Position(int(position)), amount=int(amount), claimed=bool(claimed))
+        return self.decode_bet(epoch, self.call_fn("ledger", epoch, to_checksum_address(user)))
 
     def claimable(self, epoch: int, user: str) -> bool:
         return bool(self.contract.functions.claimable(epoch, to_checksum_address(user)).call())
@@ -235,10 +251,7 @@ class PredictionMarket:
 
     def user_rounds_page(self, user: str, cursor: int, size: int) -> tuple[list[LedgerEntry], int]:
         epochs, bets, next_cursor = self.contract.functions.getUserRounds(to_checksum_address(user), cursor, size).call()
-        entries = [
-            LedgerEntry(epoch=int(e), position=Position(int(b[0])), amount=int(b[1]), claimed=bool(b[2]))
-            for e, b in zip(epochs, bets, strict=True)
-        ]
+        entries = [self.decode_bet(int(e), b) for e, b in zip(epochs, bets, strict=True)]
         return entries, int(next_cursor)
 
     def iter_user_rounds(self, user: str, page_size: int = 500, start: int = 0) -> Iterator[LedgerEntry]:

@@ -1,7 +1,9 @@
 """Per-dialect descriptions: what differs between contract families, as data.
 
 A fork or clone (e.g. BSC's "V2.1" markets) is supported by an ABI file plus one of these descriptions — never by
-hard-coded selectors. Selectors and event topics are always computed from the ABI.
+hard-coded selectors. Selectors and event topics are always computed from the ABI. Field layouts (``round_fields``,
+``bet_fields``) name the ABI outputs in order; the adapter decodes every ``rounds``/``ledger``/``getUserRounds`` answer
+through them, so a dialect with another struct order is one entry here.
 """
 
 from __future__ import annotations
@@ -28,9 +30,15 @@ class DialectSpec:
     bet_takes_amount: bool = False
     claim: str = "claim"
     price_decimals: int = 8
-    #: our own contracts (and the AI dialect) send an empty-winning-side pot to the treasury; original V2 locks it
-    empty_side_to_treasury: bool = True
+    #: the AI dialect sends an empty-winning-side pot to the treasury; V2-family contracts keep it (unclaimable)
+    empty_side_to_treasury: bool = False
     extra_getters: tuple[str, ...] = field(default_factory=tuple)
+    #: names of a ledger entry's fields (``ledger()`` outputs, ``getUserRounds`` BetInfo components), in ABI order
+    bet_fields: tuple[str, ...] = ("position", "amount", "claimed")
+    #: the ABI's events are the contract's real ones; False: reconcile from contract reads, never from logs
+    events_known: bool = True
+    #: accounts with code (smart wallets, EIP-7702 delegations) may bet and claim
+    smart_wallets: bool = False
 
     def abi_path(self, abi_dir: Path | None = None) -> Path:
         return (abi_dir or ABI_DIR) / self.abi_file
@@ -53,6 +61,24 @@ _V2_FIELDS = (
     "oracleCalled",
 )
 
+#: BSC "V2.1" (docs/prediction-contracts.md 2b): uint64 timestamps, uint80 oracle ids, oracleCalled at word 8
+_V21_FIELDS = (
+    "epoch",
+    "startTimestamp",
+    "lockTimestamp",
+    "closeTimestamp",
+    "lockPrice",
+    "closePrice",
+    "lockOracleId",
+    "closeOracleId",
+    "oracleCalled",
+    "totalAmount",
+    "bullAmount",
+    "bearAmount",
+    "rewardBaseCalAmount",
+    "rewardAmount",
+)
+
 _AI_FIELDS = (
     "startTimestamp",
     "lockTimestamp",
@@ -69,6 +95,15 @@ _AI_FIELDS = (
 )
 
 V2 = DialectSpec(name="v2", abi_file="PancakePredictionV2.json", currency="native", round_fields=_V2_FIELDS)
+V21 = DialectSpec(
+    name="v2.1",
+    abi_file="PancakePredictionV2_1.json",
+    currency="native",
+    round_fields=_V21_FIELDS,
+    bet_fields=("position", "claimed", "amount"),
+    events_known=False,  # not published: reconcile from getUserRounds/rounds reads
+    smart_wallets=True,  # "New v2.1 contracts support smart wallets" (PancakeSwap frontend)
+)
 V3 = DialectSpec(
     name="v3",
     abi_file="PancakePredictionV3.json",
@@ -84,9 +119,10 @@ AI = DialectSpec(
     round_fields=_AI_FIELDS,
     ai_positions=True,
     price_decimals=18,
+    empty_side_to_treasury=True,
 )
 
-DIALECTS: dict[str, DialectSpec] = {d.name: d for d in (V2, V3, AI)}
+DIALECTS: dict[str, DialectSpec] = {d.name: d for d in (V2, V21, V3, AI)}
 
 
 def dialect_for(name: str) -> DialectSpec:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
-from bot.domain import LedgerEntry, Position, Round, RoundStatus
+from bot.domain import LedgerEntry, Round, RoundStatus
 from bot.markets.base import PredictionMarket
 from bot.payout import round_status
 from bot.reconcile.chainread import AbiFunction, batch_eth_call
@@ -189,7 +189,4 @@ def ledger_entries(
     user = Web3.to_checksum_address(account)
     fn = AbiFunction.from_abi(market.abi, "ledger")
     answers = batch_eth_call(w3, market.address, fn, [(e, user) for e in epochs], block, batch_size)
-    return {
-        e: LedgerEntry(e, Position(int(position)), int(amount), bool(claimed))
-        for e, (position, amount, claimed) in zip(epochs, answers, strict=True)
-    }
+    return {e: market.decode_bet(e, raw) for e, raw in zip(epochs, answers, strict=True)}

@@ -12,11 +12,15 @@ import {SafeTransfer} from "./lib/SafeTransfer.sol";
 /// @notice The engine shared by our V2-dialect (native coin) and V3-dialect (ERC-20) parimutuel markets.
 /// Rounds follow one another every `intervalSeconds`; each `executeRound` reads the oracle once and uses that
 /// price to lock round n and close round n-1, then starts round n+1.
-/// @dev Differences from the PancakeSwap V2 contract, on purpose:
-/// - When the winning side of a round is empty (nobody bet on it), the whole pot goes to the treasury
-///   (rewardBaseCalAmount = 0, rewardAmount = 0, treasury += totalAmount), the same as a draw. The original V2 leaves
-///   rewardAmount set and the pot locked in the contract forever. The AI dialect already does it our way.
-/// - The oracle allowance check rejects a stale price: `block.timestamp <= updatedAt + oracleUpdateAllowance`.
+/// @dev Behaves like the genuine PancakePredictionV2 where the bot can see it (docs/prediction-contracts.md 1b):
+/// - When nobody bet on the winning side, the fee goes to the treasury and rewardAmount = total - fee stays in the
+///   contract (rewardBaseCalAmount = 0: nobody can claim it). A draw sends the whole pot to the treasury.
+/// - The oracle answer is accepted when its round id increased; its timestamp is only bounded against the block time
+///   from above (`updatedAt <= block.timestamp + oracleUpdateAllowance`), so a stale answer is accepted.
+/// - Only the admin may unpause; the operator (or the dialect's round runner) may pause.
+/// - The constructor checks only the fee cap (bufferSeconds == intervalSeconds is accepted).
+/// The external views of rounds, ledger entries and bet pages are the dialect's layout (RoundLayouts.sol); who may
+/// bet or claim is the dialect's `_checkBettor`.
 /// Payout math matches bot/payout.py to the wei: treasury = total * fee / 10000, payout = amount * reward / base.
 abstract contract PredictionCore is Ownable, Pausable, ReentrancyGuard {
     enum Position {
@@ -66,8 +70,7 @@ abstract contract PredictionCore is Ownable, Pausable, ReentrancyGuard {
     bool public genesisStartOnce;
     bool public genesisLockOnce;
 
-    mapping(uint256 => Round) public rounds;
-    mapping(uint256 => mapping(address => BetInfo)) public ledger;
+    mapping(uint256 => mapping(address => BetInfo)) internal _ledger;
     mapping(address => uint256[]) public userRounds;
 
     event BetBull(address indexed sender, uint256 indexed epoch, uint256 amount);
@@ -107,10 +110,9 @@ abstract contract PredictionCore is Ownable, Pausable, ReentrancyGuard {
         _;
     }
 
-    /// @dev Only plain wallets may bet or claim: no contract code at the sender and no relaying contract in between.
+    /// @dev Who may bet or claim: decided by the dialect (`_checkBettor`).
     modifier notContract() {
-        require(msg.sender.code.length == 0, "Contract not allowed");
-        require(msg.sender == tx.origin, "Proxy contract not allowed");
+        _checkBettor();
         _;
     }
 
@@ -125,7 +127,6 @@ abstract contract PredictionCore is Ownable, Pausable, ReentrancyGuard {
         uint256 fee_
     ) {
         require(fee_ <= MAX_TREASURY_FEE, "Treasury fee too high");
-        require(buffer_ < interval_, "bufferSeconds must be inferior to intervalSeconds");
         oracle = AggregatorV3Interface(oracle_);
         adminAddress = admin_;
         operatorAddress = operator_;
@@ -171,7 +172,7 @@ abstract contract PredictionCore is Ownable, Pausable, ReentrancyGuard {
 
         uint256 next = epoch + 1;
         currentEpoch = next;
-        uint256 previousClose = rounds[next - 2].closeTimestamp;
+        uint256 previousClose = _round(next - 2).closeTimestamp;
         require(previousClose != 0, "Can only start round after round n-2 has ended");
         require(block.timestamp >= previousClose, "Can only start new round after round n-2 closeTimestamp");
         _openRound(next);
@@ -189,35 +190,23 @@ abstract contract PredictionCore is Ownable, Pausable, ReentrancyGuard {
     }
 
     function claimable(uint256 epoch, address user) public view returns (bool) {
-        Round storage r = rounds[epoch];
-        BetInfo storage bet = ledger[epoch][user];
+        Round storage r = _round(epoch);
+        BetInfo storage bet = _ledger[epoch][user];
         if (!r.oracleCalled || bet.amount == 0 || bet.claimed || r.closePrice == r.lockPrice) return false;
         Position winner = r.closePrice > r.lockPrice ? Position.Bull : Position.Bear;
         return bet.position == winner;
     }
 
     function refundable(uint256 epoch, address user) public view returns (bool) {
-        Round storage r = rounds[epoch];
-        BetInfo storage bet = ledger[epoch][user];
+        Round storage r = _round(epoch);
+        BetInfo storage bet = _ledger[epoch][user];
         return !r.oracleCalled && !bet.claimed && bet.amount != 0 && block.timestamp > r.closeTimestamp + bufferSeconds;
     }
 
-    /// @notice A page of the user's bets; reverts if `cursor` is beyond the user's bet count.
-    function getUserRounds(address user, uint256 cursor, uint256 size)
-        external
-        view
-        returns (uint256[] memory, BetInfo[] memory, uint256)
-    {
-        uint256[] storage all = userRounds[user];
-        uint256 remaining = all.length - cursor;
-        uint256 n = size < remaining ? size : remaining;
-        uint256[] memory epochs = new uint256[](n);
-        BetInfo[] memory bets = new BetInfo[](n);
-        for (uint256 i = 0; i < n; ++i) {
-            epochs[i] = all[cursor + i];
-            bets[i] = ledger[epochs[i]][user];
-        }
-        return (epochs, bets, cursor + n);
+    /// @dev Entries in a page of `getUserRounds`; reverts (underflow) if `cursor` is beyond `length`.
+    function _pageSize(uint256 length, uint256 cursor, uint256 size) internal pure returns (uint256) {
+        uint256 remaining = length - cursor;
+        return size < remaining ? size : remaining;
     }
 
     function getUserRoundsLength(address user) external view returns (uint256) {
@@ -231,8 +220,8 @@ abstract contract PredictionCore is Ownable, Pausable, ReentrancyGuard {
         emit Pause(currentEpoch);
     }
 
-    /// @notice Unpause; the genesis flags are reset, so rounds must be kick-started again.
-    function unpause() external whenPaused onlyAdminOrRoundRunner {
+    /// @notice Unpause (admin only); the genesis flags are reset, so rounds must be kick-started again.
+    function unpause() external whenPaused onlyAdmin {
         genesisStartOnce = false;
         genesisLockOnce = false;
         _unpause();
@@ -306,10 +295,10 @@ abstract contract PredictionCore is Ownable, Pausable, ReentrancyGuard {
     /// @dev Records a bet after the dialect has checked the caller; the dialect collects the stake.
     function _placeBet(uint256 epoch, Position position, uint256 amount) internal {
         require(epoch == currentEpoch, "Bet is too early/late");
-        Round storage r = rounds[epoch];
+        Round storage r = _round(epoch);
         require(_bettable(r), "Round not bettable");
         require(amount >= minBetAmount, "Bet amount must be greater than minBetAmount");
-        BetInfo storage bet = ledger[epoch][msg.sender];
+        BetInfo storage bet = _ledger[epoch][msg.sender];
         require(bet.amount == 0, "Can only bet once per round");
 
         r.totalAmount += amount;
@@ -323,7 +312,14 @@ abstract contract PredictionCore is Ownable, Pausable, ReentrancyGuard {
             r.bearAmount += amount;
             emit BetBear(msg.sender, epoch, amount);
         }
+        _roundChanged(epoch);
     }
+
+    /// @dev The stored round `epoch` (its storage is the layout's, RoundLayouts.sol).
+    function _round(uint256 epoch) internal view virtual returns (Round storage);
+
+    /// @dev Called after round `epoch` changed (a layout keeping its own view of rounds refreshes it).
+    function _roundChanged(uint256 epoch) internal virtual;
 
     /// @dev Sends `amount` of the market's currency.
     function _pay(address to, uint256 amount) internal virtual;
@@ -331,8 +327,15 @@ abstract contract PredictionCore is Ownable, Pausable, ReentrancyGuard {
     /// @dev Reverts unless msg.sender may run rounds.
     function _checkRoundRunner() internal view virtual;
 
-    /// @dev Reverts unless msg.sender (not the admin) may pause and unpause.
+    /// @dev Reverts unless msg.sender (not the admin) may pause.
     function _checkPauser() internal view virtual;
+
+    /// @dev Reverts unless msg.sender may bet or claim. Default: plain wallets only — no code at the sender (an
+    /// EIP-7702-delegated account has code) and no relaying contract in between.
+    function _checkBettor() internal view virtual {
+        require(msg.sender.code.length == 0, "Contract not allowed");
+        require(msg.sender == tx.origin, "Proxy contract not allowed");
+    }
 
     /// @dev Reverts if `token` may not be recovered (e.g. the market's own stake token).
     function _checkRecoverable(address token) internal view virtual {}
@@ -342,10 +345,10 @@ abstract contract PredictionCore is Ownable, Pausable, ReentrancyGuard {
     }
 
     function _claimOne(uint256 epoch) private returns (uint256 amount) {
-        Round storage r = rounds[epoch];
+        Round storage r = _round(epoch);
         require(r.startTimestamp != 0, "Round has not started");
         require(block.timestamp > r.closeTimestamp, "Round has not ended");
-        BetInfo storage bet = ledger[epoch][msg.sender];
+        BetInfo storage bet = _ledger[epoch][msg.sender];
         if (r.oracleCalled) {
             require(claimable(epoch, msg.sender), "Not eligible for claim");
             amount = (bet.amount * r.rewardAmount) / r.rewardBaseCalAmount;
@@ -359,23 +362,24 @@ abstract contract PredictionCore is Ownable, Pausable, ReentrancyGuard {
 
     function _freshOraclePrice() private returns (uint256 oracleId, int256 price) {
         (uint80 roundId, int256 answer,, uint256 updatedAt,) = oracle.latestRoundData();
-        require(block.timestamp <= updatedAt + oracleUpdateAllowance, "Oracle update exceeded max timestamp allowance");
+        require(updatedAt <= block.timestamp + oracleUpdateAllowance, "Oracle update exceeded max timestamp allowance");
         require(roundId > oracleLatestRoundId, "Oracle update roundId must be larger than oracleLatestRoundId");
         oracleLatestRoundId = roundId;
         return (roundId, answer);
     }
 
     function _openRound(uint256 epoch) private {
-        Round storage r = rounds[epoch];
+        Round storage r = _round(epoch);
         r.epoch = epoch;
         r.startTimestamp = block.timestamp;
         r.lockTimestamp = block.timestamp + intervalSeconds;
         r.closeTimestamp = block.timestamp + 2 * intervalSeconds;
         emit StartRound(epoch);
+        _roundChanged(epoch);
     }
 
     function _lockRound(uint256 epoch, uint256 oracleId, int256 price) private {
-        Round storage r = rounds[epoch];
+        Round storage r = _round(epoch);
         require(r.startTimestamp != 0, "Can only lock round after round has started");
         require(block.timestamp >= r.lockTimestamp, "Can only lock round after lockTimestamp");
         require(block.timestamp <= r.lockTimestamp + bufferSeconds, "Can only lock round within bufferSeconds");
@@ -383,10 +387,11 @@ abstract contract PredictionCore is Ownable, Pausable, ReentrancyGuard {
         r.lockPrice = price;
         r.lockOracleId = oracleId;
         emit LockRound(epoch, oracleId, price);
+        _roundChanged(epoch);
     }
 
     function _closeRound(uint256 epoch, uint256 oracleId, int256 price) private {
-        Round storage r = rounds[epoch];
+        Round storage r = _round(epoch);
         require(r.lockTimestamp != 0, "Can only end round after round has locked");
         require(block.timestamp >= r.closeTimestamp, "Can only end round after closeTimestamp");
         require(block.timestamp <= r.closeTimestamp + bufferSeconds, "Can only end round within bufferSeconds");
@@ -394,21 +399,20 @@ abstract contract PredictionCore is Ownable, Pausable, ReentrancyGuard {
         r.closeOracleId = oracleId;
         r.oracleCalled = true;
         emit EndRound(epoch, oracleId, price);
+        _roundChanged(epoch);
     }
 
-    /// @dev Winner's pool is the base; on a draw, or when nobody bet on the winning side, the house (treasury)
-    /// takes the whole pot and nobody can claim: rewardBaseCalAmount = rewardAmount = 0.
+    /// @dev Winner's pool is the base. A draw: the treasury takes the whole pot (base = reward = 0). Nobody on the
+    /// winning side: base = 0, the fee goes to the treasury and reward = total - fee stays in the contract.
     function _computeRewards(uint256 epoch) private {
-        Round storage r = rounds[epoch];
+        Round storage r = _round(epoch);
         uint256 base;
-        if (r.closePrice > r.lockPrice) base = r.bullAmount;
-        else if (r.closePrice < r.lockPrice) base = r.bearAmount;
-
         uint256 fee;
         uint256 reward;
-        if (base == 0) {
+        if (r.closePrice == r.lockPrice) {
             fee = r.totalAmount;
         } else {
+            base = r.closePrice > r.lockPrice ? r.bullAmount : r.bearAmount;
             fee = (r.totalAmount * treasuryFee) / _BP;
             reward = r.totalAmount - fee;
         }
@@ -416,5 +420,6 @@ abstract contract PredictionCore is Ownable, Pausable, ReentrancyGuard {
         r.rewardAmount = reward;
         treasuryAmount += fee;
         emit RewardsCalculated(epoch, base, reward, fee);
+        _roundChanged(epoch);
     }
 }

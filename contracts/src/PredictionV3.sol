@@ -3,14 +3,15 @@ pragma solidity ^0.8.24;
 
 import {IERC20} from "./interfaces/IERC20.sol";
 import {PredictionCore} from "./PredictionCore.sol";
+import {RoundLayoutV2} from "./RoundLayouts.sol";
 import {SafeTransfer} from "./lib/SafeTransfer.sol";
 
 /// @title PredictionV3
 /// @notice Our V3-dialect market: bets in an ERC-20 token pulled with transferFrom (approve first), claims paid in
 /// the token. External interface identical to abis/PancakePredictionV3.json. Rounds are run by the operator or
 /// the keeper (set by the admin).
-/// @dev Empty winning side: the pot goes to the treasury (see PredictionCore and contracts/README.md).
-contract PredictionV3 is PredictionCore {
+/// @dev Empty winning side: the pot (less the fee) stays in the contract, as on the genuine V2 (see PredictionCore).
+contract PredictionV3 is RoundLayoutV2 {
     IERC20 public immutable token;
     address public keeperAddress;
 

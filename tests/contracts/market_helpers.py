@@ -41,6 +41,11 @@ class Market:
         return self.deployment.dialect == "ai"
 
     @property
+    def is_v21(self) -> bool:
+        """The BSC V2.1 layout: oracleCalled at word 8 of a round; a bet is (position, claimed, amount)."""
+        return self.deployment.dialect == "v2.1"
+
+    @property
     def is_token(self) -> bool:
         return self.deployment.dialect == "v3"
 
@@ -54,13 +59,19 @@ class Market:
         if self.is_ai:
             start, lock, close, ai_price, lock_p, close_p, total, bull, bear, base, reward, called = r
             return Round(epoch, start, lock, close, lock_p, close_p, total, bull, bear, base, reward, called, ai_price)
-        (_, start, lock, close, lock_p, close_p, lock_id, close_id, total, bull, bear, base, reward, called) = r
+        if self.is_v21:
+            (_, start, lock, close, lock_p, close_p, lock_id, close_id, called, total, bull, bear, base, reward) = r
+        else:
+            (_, start, lock, close, lock_p, close_p, lock_id, close_id, total, bull, bear, base, reward, called) = r
         return Round(
             epoch, start, lock, close, lock_p, close_p, total, bull, bear, base, reward, called, None, lock_id, close_id
         )
 
     def ledger(self, epoch: int, user: str) -> LedgerEntry:
-        position, amount, claimed = self.contract.functions.ledger(epoch, user).call()
+        if self.is_v21:
+            position, claimed, amount = self.contract.functions.ledger(epoch, user).call()
+        else:
+            position, amount, claimed = self.contract.functions.ledger(epoch, user).call()
         return LedgerEntry(epoch, Position(position), amount, claimed)
 
     def claimable(self, epoch: int, user: str) -> bool:

@@ -137,3 +137,21 @@ def test_dialect_shapes_differ_where_documented() -> None:
     assert len(ai_rounds) == 12 and ai_rounds[:3] == ("uint32",) * 3
     v2_rounds = next(outs for sig, outs, _ in _functions(v2).values() if sig == "rounds(uint256)")
     assert len(v2_rounds) == 14
+
+
+def test_v21_contract_exposes_the_v21_interface() -> None:
+    """Our V2.1 market answers every function of abis/PancakePredictionV2_1.json with the same outputs; that ABI has the
+    V2 selectors with the documented V2.1 layouts and lists no events (the real ones are not published)."""
+    built, ref, v2 = (
+        _abi(p) for p in (BUILD / "PredictionV21.json", ABIS / "PancakePredictionV2_1.json", ABIS / "PancakePredictionV2.json")
+    )
+    assert _functions(built) == _functions(ref)
+    assert _events(ref) == {} and _errors(ref) == set()
+    assert set(_functions(ref)) == set(_functions(v2))  # same selectors as V2 ...
+    outs = {sig: o for sig, o, _ in _functions(ref).values()}
+    assert outs["rounds(uint256)"] == (
+        "uint256", "uint64", "uint64", "uint64", "int256", "int256", "uint80", "uint80", "bool",
+        "uint256", "uint256", "uint256", "uint256", "uint256",
+    )  # fmt: skip
+    assert outs["ledger(uint256,address)"] == ("uint8", "bool", "uint256")  # ... other layouts
+    assert outs["getUserRounds(address,uint256,uint256)"] == ("uint256[]", "(uint8,bool,uint256)[]", "uint256")

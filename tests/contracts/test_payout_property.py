@@ -22,6 +22,7 @@ from bot.devnet.anvil import AnvilNode
 from bot.devnet.deploy import Deployment, Dialect, MarketConfig, deploy
 from bot.devnet.keeper import Keeper
 from bot.domain import Position
+from bot.markets import dialect_for
 from tests.contracts.market_helpers import Market
 
 pytestmark = pytest.mark.anvil
@@ -89,7 +90,9 @@ def run_scenario(chain: AnvilNode, market: Deployment, bettors: list[str], sc: S
     total = sum(a for _, a in sc.bets)
     bull = sum(a for s, a in sc.bets if s is Position.BULL)
     winner = payout.ai_winning_position(lock, close, ai_price) if ai else payout.winning_position(lock, close)
-    rewards = payout.calculate_rewards(total, bull, total - bull, winner, fee)
+    rewards = payout.calculate_rewards(
+        total, bull, total - bull, winner, fee, empty_side_to_treasury=dialect_for(market.dialect).empty_side_to_treasury
+    )
     rnd = m.round(1)
     if sc.executed:
         assert (rnd.reward_base_cal_amount, rnd.reward_amount) == (
@@ -136,7 +139,7 @@ FLOORING = Scenario(
 )
 
 
-@pytest.mark.parametrize("dialect", ["v2", "ai"])
+@pytest.mark.parametrize("dialect", ["v2", "v2.1", "ai"])
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sc=scenarios())
 @example(sc=REFUND)
@@ -146,7 +149,7 @@ FLOORING = Scenario(
 def test_claims_match_payout_math(
     anvil: AnvilNode, deployments: dict[str, Deployment], bettors: list[str], dialect: Dialect, sc: Scenario
 ) -> None:
-    """V2 and AI: a fresh market per example with the scenario's fee."""
+    """V2, V2.1 and AI: a fresh market per example with the scenario's fee."""
     snapshot = anvil.snapshot()
     try:
         market = deploy(dialect, anvil.w3, MarketConfig(treasury_fee_bp=sc.fee_bp))

@@ -10,7 +10,7 @@ from web3.logs import DISCARD
 
 from bot import payout
 from bot.devnet.anvil import AnvilNode
-from bot.devnet.deploy import Deployment, deploy_contract
+from bot.devnet.deploy import Deployment, MarketConfig, deploy_contract
 from bot.devnet.keeper import Keeper
 from bot.devnet.tx import TxFailed, transact
 from bot.domain import Position, RoundStatus
@@ -186,7 +186,9 @@ def test_paused_market_and_roles(
     transact(chain.w3, fns.setMinBetAmount(2 * 10**15), {"from": v2.roles.admin})
     assert fns.minBetAmount().call() == 2 * 10**15
 
-    keeper.unpause()
+    with pytest.raises(ContractLogicError, match="Not admin"):  # as on the genuine V2: only the admin unpauses
+        fns.unpause().call({"from": v2.roles.operator})
+    keeper.unpause()  # from the admin
     assert keeper.genesis_state() == (False, False)
     with pytest.raises(ContractLogicError, match="Can only run after genesisStartRound and genesisLockRound"):
         fns.executeRound().call({"from": v2.roles.operator})
@@ -213,9 +215,11 @@ def test_draw_house_wins(chain: AnvilNode, m: Market, keeper: Keeper, bettors: l
 
 
 @pytest.mark.parametrize("winner_moves_up", [True, False])
-def test_empty_winning_side_goes_to_treasury(
+def test_empty_winning_side_pot_stays_in_the_contract(
     chain: AnvilNode, m: Market, keeper: Keeper, bettors: list[str], v2: Deployment, winner_moves_up: bool
 ) -> None:
+    """As on the genuine V2: the fee goes to the treasury, rewardAmount = total - fee stays in the contract and
+    nobody can claim it (rewardBaseCalAmount = 0)."""
     losing_side = BEAR if winner_moves_up else BULL
     t0 = start(keeper, chain)
     m.bet(bettors[0], losing_side, ETH, at=t0 + 1)
@@ -223,12 +227,36 @@ def test_empty_winning_side_goes_to_treasury(
     keeper.genesis_lock(P, at=t0 + 300)
     keeper.execute(P + 1 if winner_moves_up else P - 1, at=t0 + 600)
     rnd = m.round(1)
-    assert (rnd.reward_base_cal_amount, rnd.reward_amount) == (0, 0)
-    assert m.treasury() == 3 * ETH
+    fee = 3 * ETH * 300 // 10_000
+    assert (rnd.reward_base_cal_amount, rnd.reward_amount) == (0, 3 * ETH - fee)
+    assert m.treasury() == fee
     assert payout.round_status(rnd, t0 + 601, 30) is RoundStatus.HOUSE_WON
     assert not m.claimable(1, bettors[0]) and not m.claimable(1, bettors[1])
     transact(chain.w3, m.contract.functions.claimTreasury(), {"from": v2.roles.admin})
-    assert chain.balance(v2.market_address) == 0  # nothing stays locked in the contract
+    assert chain.balance(v2.market_address) == 3 * ETH - fee  # locked for good
+
+
+def test_stale_oracle_answer_is_accepted_at_execution(
+    chain: AnvilNode, bettors: list[str], deploy_market
+) -> None:
+    """The genuine V2 bounds the answer's timestamp only from above (block time + allowance): an old answer with a
+    newer round id locks the round."""
+    dep = deploy_market("v2", MarketConfig(oracle_update_allowance=10))
+    keeper = Keeper(chain.w3, dep)
+    m = Market(chain.w3, dep)
+    t0 = start(keeper, chain)
+    keeper.push_price(P + 7, at=t0 + 1)
+    # the answer is 299 s old at lock, the allowance 10 s
+    transact(chain.w3, m.contract.functions.genesisLockRound(), {"from": dep.roles.operator}, at=t0 + 300)
+    assert m.round(1).lock_price == P + 7
+    with pytest.raises(ContractLogicError, match="Oracle update roundId must be larger"):  # same answer again
+        m.contract.functions.executeRound().call({"from": dep.roles.operator})
+
+
+def test_constructor_accepts_buffer_equal_to_interval(chain: AnvilNode, deploy_market) -> None:
+    dep = deploy_market("v2", MarketConfig(interval_seconds=60, buffer_seconds=60))
+    fns = Market(chain.w3, dep).contract.functions
+    assert (fns.intervalSeconds().call(), fns.bufferSeconds().call()) == (60, 60)
 
 
 def test_missed_execution_makes_both_rounds_refundable(

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pytest
 from web3 import Web3
+from web3.exceptions import ContractLogicError
 
 from bot import payout
 from bot.devnet.anvil import AnvilNode
@@ -64,6 +65,28 @@ def test_run_with_a_missed_execution(chain: AnvilNode, w3: Web3, v2: Deployment)
     assert m.round(4).start_timestamp == next(e for e in events if e.action == "miss").timestamp
     assert m.round(4).oracle_called and m.current_epoch() == 6
     assert keeper.genesis_state() == (True, True)
+
+
+@pytest.mark.parametrize("dialect", ["v2", "v2.1"])
+def test_missed_round_recovered_with_admin_not_operator(
+    chain: AnvilNode, w3: Web3, deployments: dict[str, Deployment], dialect: str
+) -> None:
+    """As on the genuine V2 only the admin may unpause: the keeper pauses from the operator, unpauses from the admin
+    (a different account) and rounds run again; a keeper holding only the operator key cannot recover."""
+    dep = deployments[dialect]
+    assert dep.roles.admin != dep.roles.operator
+    keeper = Keeper(w3, dep)
+    events = keeper.run([100, 101, 102, 103, 104, 105], misses={3})
+    by_action = {e.action: e for e in events}
+    assert w3.eth.get_transaction(by_action["pause"].tx_hash)["from"] == dep.roles.operator
+    assert w3.eth.get_transaction(by_action["unpause"].tx_hash)["from"] == dep.roles.admin
+    m = Market(w3, dep)
+    assert m.round(4).oracle_called and m.current_epoch() == 6  # rounds run again after the recovery
+
+    stuck = Keeper(w3, dep, admin=dep.roles.operator)  # only the operator key
+    stuck.pause()
+    with pytest.raises(ContractLogicError, match="Not admin"):
+        stuck.unpause()
 
 
 def test_run_ai_uses_ai_prices(chain: AnvilNode, w3: Web3, ai: Deployment) -> None:

@@ -14,7 +14,7 @@ from bot.markets.base import TxRequest
 from bot.payout import settle
 
 pytestmark = pytest.mark.anvil
-DIALECTS = ["v2", "v3", "ai"]
+DIALECTS = ["v2", "v2.1", "v3", "ai"]
 STAKE = 10**16
 P = 600 * 10**8  # V2/V3 8-decimal price; the AI dialect takes the same integers as its 18-decimal prices
 
@@ -154,14 +154,17 @@ def test_draw_house_wins_nothing_claimable(market, chain, bettors):
     assert m.eligible_for_claim(bettors[0], [1]) == [] and m.eligible_for_claim(bettors[1], [1]) == []
 
 
-def test_one_sided_pool_winner_empty_goes_to_treasury(market, chain, bettors):
+def test_one_sided_pool_winner_empty_is_house_won(market, chain, bettors):
+    """Nobody on the winning side: nobody can claim. V2 family: the pot less the fee stays in the contract (as on the
+    genuine V2); AI dialect: the house takes it all."""
     dep, m, k = market
     k.genesis_start(price=P)
     bet(chain.w3, m, bettors[0], Position.BEAR, 1)  # only bears; bull wins (AI: AI right)
     k.genesis_lock(P, at=m.round(1).lock_timestamp)
     k.execute(P + 100, at=m.round(2).lock_timestamp)
     rnd = m.round(1)
-    assert rnd.reward_base_cal_amount == 0 and rnd.reward_amount == 0
+    kept = 0 if m.spec.empty_side_to_treasury else STAKE - STAKE * 300 // 10_000
+    assert rnd.reward_base_cal_amount == 0 and rnd.reward_amount == kept
     assert m.status(rnd) is RoundStatus.HOUSE_WON
     assert not m.claimable(1, bettors[0])
 
