@@ -38,6 +38,7 @@ import json
 import logging
 import random
 import socket
+import sys
 import threading
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -253,6 +254,13 @@ class _Server(ThreadingHTTPServer):
     def process_request(self, request: Any, client_address: Any) -> None:
         self.proxy._track(request)
         super().process_request(request, client_address)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up (e.g. one refusing a huge answer unread) is normal here, not a traceback."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            log.debug("faultproxy: client %s hung up", client_address)
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
