@@ -112,6 +112,10 @@ def build_app(settings: Settings, *, live: bool | None = None, connect_chains: b
         for m in enabled:
             require_live_ok("live", settings.chains[m.chain].mainnet, settings.risk.confirm_mainnet)
     account: LocalAccount | None = None
+    if settings.mode == "live":
+        from bot.hardening import harden_live_process
+
+        harden_live_process(settings)  # core dumps off, not dumpable, owner-only files: before the key is read
     if need_key or (need_key is None and settings.mode == "live"):
         account = load_account(settings.wallet)
     elif settings.wallet.keystore is None:
@@ -133,8 +137,12 @@ def build_app(settings: Settings, *, live: bool | None = None, connect_chains: b
 
 
 def startup_checks(settings: Settings, app: App | None = None) -> dict[str, Any]:
-    """Chain ids match, each configured address holds code and answers its dialect's getters, funds, clock skew."""
+    """Chain ids match, each configured address holds code and speaks its dialect (``bot.markets.proof``: recent
+    rounds and our latest bets decode consistently), our account may bet there (no code unless the dialect allows
+    smart wallets), funds, clock skew."""
     import time
+
+    from bot.markets.proof import check_dialect, check_wallet, describe
 
     results: dict[str, Any] = {}
     app = app or build_app(settings, live=False)
@@ -153,6 +161,10 @@ def startup_checks(settings: Settings, app: App | None = None) -> dict[str, Any]
                 f"market {name}: {market.address} does not answer the {market.spec.name} dialect's getters "
                 f"({type(exc).__name__}): wrong contract or wrong dialect"
             ) from None
+        account = app.account.address if app.account is not None else None
+        entry["dialect"] = describe(check_dialect(market, account))
+        if account is not None:
+            check_wallet(market, account)
         block_ts = market.chain_time()
         skew = time.time() - block_ts
         if abs(skew) > settings.execution.max_clock_skew_seconds:
