@@ -1,8 +1,16 @@
-"""Entry point: ``python main.py --help``."""
+"""Entry point: ``python main.py --help`` (run it with the project's venv: ``.venv/bin/python main.py``)."""
 
 import sys
 
-from bot.cli import main
+try:
+    from bot.cli import main
+except ModuleNotFoundError as exc:  # run with a Python that lacks the dependencies (not the project's venv)
+    missing = exc.name or "a dependency"
+    sys.stderr.write(
+        f"error: this Python ({sys.executable}) lacks {missing!r}: set up with 'make setup' and run "
+        f"'.venv/bin/python main.py ...' (or activate .venv first)\n"
+    )
+    sys.exit(4)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -3,6 +3,8 @@
 - TemporaryError: retry later (timeouts, 5xx, 429, dropped connections).
 - OperationalError: needs a human — stop and say so (wrong chain, wrong contract, missing key, bad config).
 - RevertError: an expected contract outcome to record (e.g. "Round not bettable"), never retried blindly.
+- InputError: the user gave us something unusable (a file that is missing or malformed, a bad parameter): say what
+  and where in one line; the CLI exits 2.
 """
 
 from __future__ import annotations
@@ -10,6 +12,11 @@ from __future__ import annotations
 
 class BotError(Exception):
     """Base class for every error the bot raises on purpose."""
+
+
+class InputError(BotError, ValueError):
+    """Bad user input (a file, a parameter, a value): one clear line, exit 2. A ``ValueError`` for callers that
+    catch that."""
 
 
 class TemporaryError(BotError):
@@ -33,3 +40,9 @@ class RevertError(BotError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception as one short line for a user (library messages can carry newlines or whole response bodies)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -28,7 +28,8 @@ Output columns: ``side`` (int8: 0 bull, 1 bear, -1 skip), ``stake_wei`` (int64, 
 
 Subclasses implement ``propose(ctx: Columns) -> Proposal``: ``ctx`` maps column names to NumPy arrays (float64, in
 chunks of at most ``chunk_rows`` rows) and the proposal holds arrays too. ``decide`` then applies the rules every
-strategy shares: stakes are floored to whole wei, never above the bankroll, and a stake below ``min_bet_wei`` becomes
+strategy shares: stakes are floored to the stake grid (``bot.money``: whole multiples of 1/1000 of the minimum bet's
+decade, so the wei never depend on float noise), never above the bankroll, and a stake below ``min_bet_wei`` becomes
 a skip.
 """
 
@@ -45,6 +46,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from bot.domain import Position
+from bot.errors import InputError
+from bot.money import floor_to_quantum, stake_quantum_array
 
 EPOCH_COL = "epoch"
 P_UP_COL = "p_up"
@@ -98,7 +101,7 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 
-class StrategyError(ValueError):
+class StrategyError(InputError):
     """A strategy could not be built or used (bad parameters, missing context columns)."""
 
 
@@ -332,14 +335,18 @@ def _finish(
     stake_out: np.ndarray,
     codes_out: np.ndarray,
 ) -> None:
-    """Apply the shared rules to one chunk: whole wei, at most the bankroll, at least the minimum bet (else skip)."""
+    """Apply the shared rules to one chunk: the stake grid, at most the bankroll, at least the minimum bet (else skip)."""
     n = ctx.n
     if not (len(prop.side) == len(prop.stake) == len(prop.reason) == n):
         raise StrategyError(f"strategy {name!r}: proposal length does not match the context ({n} rows)")
     side = np.asarray(prop.side, dtype=np.int8)
+    min_bet = ctx.value(MIN_BET_COL)
     with np.errstate(invalid="ignore"):
-        stake = np.floor(np.fmin(np.asarray(prop.stake, dtype=np.float64), ctx.value(BANKROLL_COL)))
-        ok = stake >= ctx.value(MIN_BET_COL)  # False on NaN
+        # The one float -> wei rule (bot.money): floored to the stake grid, so library noise never reaches the wei.
+        capped = np.fmin(np.asarray(prop.stake, dtype=np.float64), ctx.value(BANKROLL_COL))
+        stake_wei = floor_to_quantum(capped, stake_quantum_array(min_bet))
+        stake = np.where(np.isnan(capped), np.nan, stake_wei.astype(np.float64))
+        ok = stake >= min_bet  # False on NaN
     betting = side >= 0
     keep = betting & ok
     codes_out[:] = prop.reason
@@ -350,10 +357,7 @@ def _finish(
         codes_out[drop] = len(prop.labels)
         codes_out[invalid] = len(prop.labels) + 1
         side_out[drop] = SKIP
-    with np.errstate(invalid="ignore"):
-        np.multiply(stake, keep, out=stake)  # NaN/inf * 0 -> NaN: fmax turns it into 0
-        np.fmax(stake, 0.0, out=stake)
-    stake_out[:] = stake
+    stake_out[:] = stake_wei * keep
 
 
 def _unique(labels: Sequence[str]) -> list[str]:

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from bot.money import floor_to_quantum_scalar, stake_quantum
 from strategies.base import (
     BANKROLL_COL,
     BEAR,
@@ -203,7 +204,10 @@ def edge_decide_scalar(
     raw = min(min(want, cap_fixed), cap_edge)
     if raw < want:
         code = (CAP_FRACTION if cap_fraction < strategy.max_stake_wei else CAP_MAX) if raw >= cap_fixed else CAP_EDGE
-    stake = math.floor(min(raw, bankroll))
-    if not math.isfinite(stake) or stake < min_bet:
+    capped = min(raw, bankroll)
+    if math.isnan(capped):
+        return SKIP, 0, REASON_BELOW_MIN_BET
+    stake = floor_to_quantum_scalar(capped, stake_quantum(int(min_bet)) if math.isfinite(min_bet) and min_bet >= 1 else 1)
+    if stake < min_bet:
         return SKIP, 0, REASON_BELOW_MIN_BET
     return (BULL if pick_bull else BEAR), int(stake), LABELS[code]

@@ -8,7 +8,7 @@ import inspect
 from pathlib import Path
 from typing import Any
 
-from bot.config import StrategyConfig
+from bot.config import ConfigError, StrategyConfig
 from strategies.base import Strategy, StrategyError
 from strategies.baselines import AlwaysBullStrategy, CoinFlipStrategy, ContrarianStrategy, CrowdStrategy
 from strategies.edge import EdgeStrategy
@@ -111,3 +111,12 @@ def load_strategy(config: StrategyConfig) -> Strategy:
             raise StrategyError("strategy.class_name needs strategy.file (the .py file that defines it)")
         cls = strategy_class(config.name)
     return build_strategy(cls, config.params)
+
+
+def check_strategy_config(config: StrategyConfig) -> Strategy:
+    """``load_strategy`` for a config file's ``strategy`` section: a wrong name or parameter is a ``ConfigError``
+    naming ``strategy.params`` (the CLI exits 3), so ``config check`` catches a typo before ``run`` does."""
+    try:
+        return load_strategy(config)
+    except StrategyError as exc:
+        raise ConfigError(f"strategy: {exc}") from None

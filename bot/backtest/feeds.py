@@ -26,6 +26,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from bot.errors import InputError, TemporaryError, one_line
+
 CANDLE_COLUMNS: tuple[str, ...] = ("open_time_ms", "open", "high", "low", "close", "volume")
 TIMEFRAME_SECONDS: dict[str, int] = {
     "1s": 1,
@@ -49,8 +51,12 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 PYARROW_AVAILABLE = importlib.util.find_spec("pyarrow") is not None
 
 
-class FeedError(RuntimeError):
-    """Candles could not be downloaded or loaded."""
+class FeedError(InputError):
+    """Candles could not be loaded: a bad file, timeframe, symbol or range (the user's to fix)."""
+
+
+class FeedUnavailableError(FeedError, TemporaryError):
+    """The exchange could not be reached (network down, timeouts, rate limits after the retries): try again later."""
 
 
 def timeframe_seconds(timeframe: str) -> int:
@@ -287,7 +293,9 @@ def _fetch_page(
         except ccxt.NetworkError as exc:  # includes DDoSProtection / RateLimitExceeded, timeouts, 5xx
             attempt += 1
             if attempt > max_retries:
-                raise FeedError(f"{exchange.id}: giving up after {max_retries} retries: {exc}") from exc
+                raise FeedUnavailableError(
+                    f"{exchange.id} unreachable, gave up after {max_retries} retries: {one_line(exc)}"
+                ) from exc
             base = max(float(getattr(exchange, "rateLimit", 1000) or 0) / 1000.0, 0.5)
             delay = min(base * 2 ** (attempt - 1), 60.0)
             headers = getattr(exchange, "last_response_headers", None) or {}
@@ -299,7 +307,7 @@ def _fetch_page(
                     pass
             sleep(delay)
         except ccxt.BaseError as exc:
-            raise FeedError(f"{exchange.id}: fetch_ohlcv({symbol}, {timeframe}) failed: {exc}") from exc
+            raise FeedError(f"{exchange.id}: fetch_ohlcv({symbol}, {timeframe}) failed: {one_line(exc)}") from exc
 
 
 def download_ohlcv(

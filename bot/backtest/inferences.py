@@ -23,6 +23,7 @@ from scipy.special import ndtr, ndtri
 
 from bot.backtest.exact import to_float
 from bot.backtest.feeds import candle_known_at
+from bot.errors import InputError
 
 INFERENCE_COLUMNS: tuple[str, ...] = ("timestamp_ms", "p_up", "predicted_return", "source")
 SIGNAL_COLUMNS: tuple[str, ...] = ("p_up", "predicted_return", "signal_age", "signal_ts_ms")
@@ -33,7 +34,7 @@ _RETURN_NAMES = ("predicted_return", "log_return", "value")
 FloatArray = npt.NDArray[np.float64]
 
 
-class InferenceError(ValueError):
+class InferenceError(InputError):
     """Inferences could not be loaded or generated."""
 
 

@@ -13,9 +13,11 @@ import numpy.typing as npt
 import pandas as pd
 
 from bot.backtest.exact import as_wei_array, to_float
+from bot.errors import InputError
+from bot.money import pool_quantum
 
 
-class PoolModelError(ValueError):
+class PoolModelError(InputError):
     """Pools could not be fitted."""
 
 
@@ -43,9 +45,14 @@ class PoolModel:
     ) -> tuple[np.ndarray, np.ndarray]:
         """``n`` (bull, bear) pools in wei: int64 arrays, or object arrays when a total exceeds int64.
 
+        Pools are whole multiples of ``bot.money.pool_quantum(median)`` (1e13 wei for the shipped ~25 BNB model).
+
         ``outcome`` (0 up, 1 down, other: either at random) selects each round's share distribution.
         """
-        total = np.floor(np.exp(rng.normal(self.log_total_mean, self.log_total_std, n)))
+        quantum = pool_quantum(self.median_total_wei)
+        # The one float -> wei rule (bot.money): pools are whole multiples of ``quantum``, counted in units of it as
+        # exact integers held in float64 (a total of 2**53 units is ~9e28 wei), so numpy's exp/beta noise stays out.
+        total = np.floor(np.exp(rng.normal(self.log_total_mean, self.log_total_std, n)) / float(quantum))
         up_share = rng.beta(self.up_alpha, self.up_beta, n)
         down_share = rng.beta(self.down_alpha, self.down_beta, n)
         coin = rng.random(n) < 0.5
@@ -56,9 +63,9 @@ class PoolModel:
         share = np.where(up, up_share, down_share)
         bull = np.floor(total * share)
         bear = total - bull
-        if n == 0 or float(total.max()) < 2.0**63:
-            return bull.astype(np.int64), bear.astype(np.int64)
-        return as_wei_array([int(v) for v in bull]), as_wei_array([int(v) for v in bear])
+        if n == 0 or float(total.max()) * quantum < 2.0**62:
+            return bull.astype(np.int64) * np.int64(quantum), bear.astype(np.int64) * np.int64(quantum)
+        return as_wei_array([int(v) * quantum for v in bull]), as_wei_array([int(v) * quantum for v in bear])
 
     def scaled(self, factor: float) -> PoolModel:
         """The same model with every pool multiplied by ``factor`` (e.g. a smaller market)."""

@@ -46,6 +46,7 @@ import pandas as pd
 from bot.backtest.exact import as_wei_array
 from bot.backtest.feeds import TIMEFRAME_SECONDS, candle_known_at, timeframe_seconds
 from bot.backtest.pools import DEFAULT_POOL_MODEL, PoolModel, fit_pool_model
+from bot.errors import InputError
 
 ROUND_COLUMNS: tuple[str, ...] = (
     "epoch",
@@ -63,7 +64,7 @@ _INT_COLUMNS = ("epoch", "start_ts", "lock_ts", "close_ts")
 _WEI_COLUMNS = ("lock_price", "close_price", "bull_wei", "bear_wei", "start_price", "ai_price")
 
 
-class RoundsError(ValueError):
+class RoundsError(InputError):
     """A rounds file or candle set could not be turned into rounds."""
 
 

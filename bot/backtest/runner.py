@@ -29,6 +29,7 @@ from bot.backtest.inferences import (
 from bot.backtest.metrics import compute_metrics
 from bot.backtest.rounds import PoolModel, build_rounds, load_rounds_file
 from bot.config import StrategyConfig
+from bot.errors import InputError
 from strategies.base import Strategy
 from strategies.registry import build_strategy, load_strategy, strategy_class
 
@@ -38,7 +39,7 @@ SHIPPED_ROUNDS = DATA_DIR / "pcs-v2-bnb-2021-12-slice.ndjson"
 DEFAULT_BASELINES: tuple[str, ...] = ("always_bull", "coin_flip", "crowd")
 
 
-class BacktestError(ValueError):
+class BacktestError(InputError):
     """The backtest could not be set up (bad inputs, no overlap between data and signals, ...)."""
 
 

@@ -13,14 +13,16 @@ from typing import Any
 
 import click
 
+from bot import __version__
 from bot.cli.common import EXIT, CliError, Ctx, pass_ctx
 from bot.config import ConfigError
-from bot.errors import OperationalError, RevertError, TemporaryError
+from bot.errors import InputError, OperationalError, RevertError, TemporaryError, one_line
 
 COMMAND_MODULES = ("config_cmd", "wallet", "trade", "data", "truth", "demo", "daemon")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="allora-bot", message="%(prog)s %(version)s")
 @click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), default=None, envvar="ALLORA_BOT_CONFIG",
               help="YAML config (default: config/devnet.yaml if present).")
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
@@ -50,9 +52,11 @@ _register()
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; return its exit code (the documented codes above, also when a command returns or raises one)."""
     try:
-        cli.main(args=argv, prog_name="allora-bot", standalone_mode=False)
-        return 0
+        rv = cli.main(args=argv, prog_name="allora-bot", standalone_mode=False)
+        # click hands back a command's return value, and the code of a click.exceptions.Exit it caught
+        return rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return EXIT["usage"]
@@ -76,9 +80,18 @@ def main(argv: list[str] | None = None) -> int:
     except RevertError as exc:
         click.echo(f"refused by the contract: {exc.reason}", err=True)
         return EXIT["refused"]
+    except InputError as exc:
+        click.echo(f"error: {one_line(exc)}", err=True)
+        return EXIT["usage"]
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
+    except Exception as exc:  # a bug: one line for the user, the traceback only when asked for (-vv)
+        if logging.getLogger().isEnabledFor(logging.DEBUG):
+            logging.getLogger("bot.cli").exception("unexpected error")
+        click.echo(f"unexpected error ({type(exc).__name__}): {one_line(exc)} — run with -vv for the traceback, "
+                   "and please report it", err=True)
+        return EXIT["error"]
 
 
 __all__ = ["cli", "main", "pass_ctx", "Ctx", "Any"]

@@ -28,7 +28,10 @@ def register(cli: click.Group) -> None:
     @pass_ctx
     def check(ctx: Ctx, online: bool, as_json: bool) -> None:
         """Validate the config (and with --online, the chains and contracts it names)."""
+        from strategies.registry import check_strategy_config
+
         settings = ctx.settings
+        check_strategy_config(settings.strategy)  # a typo in strategy.params is a config error, not a surprise at run
         report: dict[str, object] = {"valid": True, "markets": [m.name for m in settings.markets], "mode": settings.mode}
         if online:
             from bot.app import startup_checks

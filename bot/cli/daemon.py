@@ -17,7 +17,9 @@ def register(cli: click.Group) -> None:
         """Run the daemon until Ctrl-C / SIGTERM: poll Allora, bet before each lock, reconcile, claim."""
         from bot.app import startup_checks
         from bot.engine.runner import build_runtime, run_until_stopped
+        from strategies.registry import check_strategy_config
 
+        check_strategy_config(ctx.settings.strategy)
         app = build_app(ctx.settings, live=live or ctx.settings.mode == "live")
         startup_checks(app.settings, app)  # right contract, right chain, funds, clock — before anything runs
         runtime = build_runtime(app)

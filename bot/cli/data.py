@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from bot.cli.common import CliError, Ctx, emit, json_option, pass_ctx
+from bot.errors import BotError
 
 
 def _param_pairs(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -43,9 +44,11 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
     @click.option("--until", default=None, help="End, exclusive (default: now).")
     @click.option("--cache-dir", default="data/ohlcv", show_default=True, type=click.Path(file_okay=False))
     @click.option("--api-url", default=None, help="Send the exchange's REST calls to this base URL (mirror/proxy).")
+    @click.option("--retries", type=click.IntRange(0, 20), default=5, show_default=True,
+                  help="Retries of a failed request (exponential backoff) before giving up with exit code 5.")
     @json_option
     def download_data(exchange: str, symbol: str, timeframe: str, since: str, until: str | None, cache_dir: str,
-                      api_url: str | None, as_json: bool) -> None:
+                      api_url: str | None, retries: int, as_json: bool) -> None:
         """Download candles over ccxt into a resumable on-disk cache (rate-limited, with a progress bar)."""
         import ccxt
 
@@ -63,8 +66,10 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
                     client.urls["api"][key] = api_url.rstrip("/") + "/" + url.split("://", 1)[1].split("/", 1)[-1]
         try:
             frame = download_ohlcv(exchange, symbol, timeframe, _time_arg(since) or since, _time_arg(until), cache_dir, progress=not as_json,
-                                   exchange=client)
+                                   exchange=client, max_retries=retries)
         except (ValueError, KeyError) as exc:
+            if isinstance(exc, BotError):  # ours already carry their exit class (bad input 2, unreachable 5)
+                raise
             raise CliError(str(exc)) from None
         gaps = detect_gaps(frame, timeframe)
         out = {"rows": len(frame), "first": str(frame.index[0]) if len(frame) else None,

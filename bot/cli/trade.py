@@ -132,6 +132,10 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
                "duplicate": result.duplicate}
         emit(out, as_json, f"{result.state.value}: {position.label} {stake} wei on {market} epoch {view['epoch']}"
              + (f" tx {result.tx_hash}" if result.tx_hash else "") + (f" ({result.reason})" if result.reason else ""))
+        if result.duplicate:  # the journal already holds a bet for this round: this one was not placed
+            click.echo(f"refused: round {view['epoch']} already has a bet in the journal ({result.state.value})",
+                       err=True)
+            raise click.exceptions.Exit(EXIT["refused"])
         if result.state.value not in ("landed", "paper", "sent"):
             raise click.exceptions.Exit(EXIT["refused"])
 
