@@ -112,6 +112,10 @@ def build_app(settings: Settings, *, live: bool | None = None, connect_chains: b
         for m in enabled:
             require_live_ok("live", settings.chains[m.chain].mainnet, settings.risk.confirm_mainnet)
     account: LocalAccount | None = None
+    if settings.mode == "live":
+        from bot.hardening import harden_live_process
+
+        harden_live_process(settings)  # core dumps off, not dumpable, owner-only files: before the key is read
     if need_key or (need_key is None and settings.mode == "live"):
         account = load_account(settings.wallet)
     elif settings.wallet.keystore is None:

@@ -341,8 +341,10 @@ def redacted(settings: Settings) -> dict[str, Any]:
             return [walk(v, key) for v in node]
         if isinstance(node, str) and any(s in key.lower() for s in SECRET_KEYS) and not key.endswith("_env"):
             return "***"
-        if isinstance(node, str) and "@" in node and "://" in node:  # URL with credentials
-            return re.sub(r"//[^@/]+@", "//***@", node)
+        if isinstance(node, str) and "://" in node:  # credentials in a URL: user:pass@, key in the path or query
+            from bot.redact import redact_url
+
+            return redact_url(node)
         return node
 
     result = walk(data)

@@ -15,6 +15,7 @@ from eth_account.signers.local import LocalAccount
 
 from bot.config import WalletConfig
 from bot.errors import OperationalError
+from bot.redact import register
 
 
 class KeyError_(OperationalError):
@@ -28,6 +29,7 @@ def load_account(wallet: WalletConfig, environ: dict[str, str] | None = None) ->
         if not path.is_file():
             raise KeyError_(f"keystore file not found: {path}")
         password = env.get(wallet.password_env)
+        register(password)
         if password is None:
             raise KeyError_(f"keystore password missing: set the environment variable {wallet.password_env}")
         try:
@@ -37,6 +39,7 @@ def load_account(wallet: WalletConfig, environ: dict[str, str] | None = None) ->
             raise KeyError_(f"cannot decrypt keystore {path}: wrong password or not a v3 keyfile") from None
         return Account.from_key(key)
     raw = env.get(wallet.private_key_env)
+    register(raw)
     if not raw:
         raise KeyError_(
             f"no signing key: configure wallet.keystore (password in ${wallet.password_env}) "

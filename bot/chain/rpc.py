@@ -22,6 +22,7 @@ from web3.types import RPCEndpoint, RPCResponse
 
 from bot import wire
 from bot.errors import TemporaryError
+from bot.redact import redact_text, redact_url, register_url
 
 log = logging.getLogger(__name__)
 
@@ -104,14 +105,6 @@ class FailoverPolicy:
     timeout: float = 10.0
 
 
-def _redact_url(url: str) -> str:
-    """Hide API keys embedded in RPC URLs (path segments or credentials) from logs."""
-    if "@" in url:
-        url = url.split("//", 1)[0] + "//***@" + url.split("@", 1)[1]
-    parts = url.split("/")
-    return "/".join(p if len(p) < 24 else p[:4] + "…" for p in parts)
-
-
 def _session() -> requests.Session:
     """A keep-alive session that ignores proxy/netrc environment lookups (they cost ~1 ms per request)."""
     session = requests.Session()
@@ -136,6 +129,8 @@ class FailoverProvider(JSONBaseProvider):
         if not urls:
             raise ValueError("at least one RPC URL is required")
         self.policy = policy or FailoverPolicy()
+        for url in urls:
+            register_url(url)  # an API key in a URL is masked wherever an error or log line repeats it
         self._sessions = [_session() for _ in urls]
         self.health = [EndpointHealth(u) for u in urls]
         self._sleep = sleep
@@ -143,7 +138,7 @@ class FailoverProvider(JSONBaseProvider):
         self._lock = threading.Lock()
 
     def __str__(self) -> str:
-        return "FailoverProvider(" + ", ".join(_redact_url(h.url) for h in self.health) + ")"
+        return "FailoverProvider(" + ", ".join(redact_url(h.url) for h in self.health) + ")"
 
     # -- health ---------------------------------------------------------------------------------------------------
     def _order(self) -> list[int]:
@@ -169,8 +164,8 @@ class FailoverProvider(JSONBaseProvider):
             h.consecutive_failures += 1
             cooldown = min(self.policy.cooldown * 2 ** (h.consecutive_failures - 1), self.policy.max_cooldown)
             h.down_until = self._clock() + cooldown
-            h.last_error = f"{type(exc).__name__}: {str(exc)[:120]}"
-        log.warning("rpc endpoint %s failed (%s)", _redact_url(h.url), h.last_error)
+            h.last_error = redact_text(f"{type(exc).__name__}: {str(exc)[:200]}")[:160]
+        log.warning("rpc endpoint %s failed (%s)", redact_url(h.url), h.last_error)
 
     # -- requests -------------------------------------------------------------------------------------------------
     def _post(self, i: int, payload: bytes) -> Any:
@@ -207,7 +202,9 @@ class FailoverProvider(JSONBaseProvider):
                 return response
             if attempt + 1 < self.policy.rounds:
                 self._sleep(self.policy.backoff * 2**attempt)
-        raise TemporaryError(f"all RPC endpoints failed for {what}: {type(last).__name__}: {str(last)[:160]}") from last
+        raise TemporaryError(
+            redact_text(f"all RPC endpoints failed for {what}: {type(last).__name__}: {str(last)[:200]}")
+        ) from last
 
     def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
         return cast(RPCResponse, self._failover(lambda i: self._call(i, method, params), method))
@@ -264,7 +261,7 @@ class HealthReport:
         return cls(
             [
                 {
-                    "url": _redact_url(h.url),
+                    "url": redact_url(h.url),
                     "healthy": h.healthy(now),
                     "ok": h.ok,
                     "failures": h.failures,

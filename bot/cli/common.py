@@ -34,6 +34,9 @@ class Ctx:
             if path is None and DEFAULT_CONFIG.is_file():
                 path = str(DEFAULT_CONFIG)
             self._settings = load_settings(path)
+            from bot.hardening import guard_output
+
+            guard_output(self._settings)  # credentials in configured URLs never reach a log line
         return self._settings
 
 
@@ -70,6 +73,8 @@ def parse_amount(text: str, decimals: int = 18) -> int:
     otherwise."""
     raw = text.strip().lower()
     shown = text if len(text) <= 48 else text[:45] + "..."
+    if raw.startswith("-") and raw[1:2].isascii() and raw[1:2].isdigit():
+        raise CliError(f"amount must be positive, got {shown!r}")
     wei = _WEI_AMOUNT.fullmatch(raw) if raw.isascii() else None
     coin = _COIN_AMOUNT.fullmatch(raw) if raw.isascii() and wei is None else None
     if wei is None and coin is None:

@@ -23,6 +23,10 @@ def register(cli: click.Group) -> None:
         app = build_app(ctx.settings, live=live or ctx.settings.mode == "live")
         startup_checks(app.settings, app)  # right contract, right chain, funds, clock — before anything runs
         runtime = build_runtime(app)
+        if app.settings.mode == "live":
+            from bot.hardening import forget_secrets
+
+            forget_secrets(app.settings)  # every secret is read by now: none stays in the environment
         click.echo(f"daemon running in {app.settings.mode} mode on {', '.join(app.markets)} (Ctrl-C to stop)", err=True)
         run_until_stopped(runtime, max_rounds=rounds)
         click.echo("daemon stopped", err=True)

@@ -1,4 +1,4 @@
-"""Daemon health file: written by the heartbeat job, read by ``status``."""
+"""Daemon health file: written by the heartbeat job (owner-only, secrets masked), read by ``status``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
+from bot.redact import redact_text
 
 
 def health_path(settings: Settings) -> Path:
@@ -21,7 +22,11 @@ def write_health(settings: Settings, data: dict[str, Any]) -> None:
     path = health_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({**data, "written_at": time.time(), "pid": os.getpid()}, default=str))
+    text = redact_text(json.dumps({**data, "written_at": time.time(), "pid": os.getpid()}, default=str))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # owner-only, whatever the umask
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.chmod(tmp, 0o600)  # an older .tmp keeps its mode through O_CREAT
     tmp.replace(path)
 
 

@@ -27,6 +27,7 @@ from bot.allora.reasons import RejectReason, SourceError, reason_for_status
 from bot.allora.sources.base import AsyncSource, Clock
 from bot.allora.sources.capture import capturing, check_body, last_body, note
 from bot.config import AlloraConfig, TopicConfig
+from bot.redact import register
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ class ApiSource(AsyncSource):
         super().__init__(timeout=timeout, clock=clock)
         env = os.environ if environ is None else environ
         key = api_key if api_key is not None else env.get(config.api_key_env)
+        register(key)
         if not key:
             log.warning("allora api: %s is not set; requests go without an API key", config.api_key_env)
         suffix = config.chain_slug.rsplit("-", 1)[-1]
