@@ -1,11 +1,14 @@
 """The chaos run (``make chaos``; a reduced form runs in the test suite).
 
 The demo's world (anvil, our V2 market, a keeper on real BTC prices, a crowd, the local Allora service) with faults:
-(a) the bot's primary RPC is a fault-injection proxy failing a share of requests (the secondary is anvil itself);
+(a) the bot's primary RPC is a fault-injection proxy failing a share of requests with every kind it knows — drops,
+    delays, 5xx, 429, malformed, truncated, in-band errors, black holes, deeply nested and huge bodies (the secondary
+    is anvil itself);
 (b) the Allora service returns 429 / stale / bad-signature inferences for stretches;
 (c) the daemon — a real ``main.py run --live`` process — is SIGKILLed at random moments and restarted.
 At the end it prints: rounds, bets intended, bets landed before lock, bets lost to faults, double bets, journal rows
-lost, |reconciled PnL - balance change| in wei, and bets placed on rejected inferences.
+lost, |reconciled PnL - balance change| in wei, bets placed on rejected inferences, and daemon crashes (a daemon
+process that died without being killed: its exit code; the run fails on any).
 """
 
 from __future__ import annotations
@@ -88,8 +91,12 @@ def run_chaos(
         next_allora_fault = t0 + rng.uniform(10, 30)
         fault_ends = 0.0
         control = _control(world)
+        crashes: list[int] = []  # exit codes of daemon processes that died on their own (-11: SIGSEGV)
         while time.time() - t0 < duration and int(market.functions.currentEpoch().call()) < rounds + 1:
             now = time.time() - t0
+            if child.poll() is not None:  # not killed by us: a crash (e.g. a hostile answer); restart, count it
+                crashes.append(int(child.returncode))
+                child = _spawn(config, env, daemon_log)
             if kill_times and now >= kill_times[0]:
                 kill_times.pop(0)
                 child.send_signal(signal.SIGKILL)
@@ -112,6 +119,7 @@ def run_chaos(
             child.kill()
         proxy.clear()
         figures = _final(world, workdir, settings, account, balance_start, kills_done, proxy)
+        figures["daemon_crashes"] = crashes
     return figures
 
 
@@ -228,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = run_chaos(args.rounds, args.kills, args.interval, args.rpc_fault_rate, args.seed, Path(args.workdir))
     print(json.dumps(figures, indent=2, default=str))
     ok = (figures["double_bets"] == 0 and figures["journal_rows_lost"] == 0 and figures["pnl_difference_wei"] == 0
-          and figures["bets_on_rejected_inferences"] == 0)
+          and figures["bets_on_rejected_inferences"] == 0 and not figures["daemon_crashes"])
     return 0 if ok else 1
 
 

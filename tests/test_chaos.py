@@ -14,6 +14,7 @@ def test_reduced_chaos_run_keeps_every_invariant(tmp_path):
     figures = run_chaos(rounds=10, kills=4, interval=8, rpc_fault_rate=0.3, seed=5, workdir=tmp_path / "chaos")
     assert figures["kills"] == 4
     assert figures["rpc_faults"]["faulted"] > 0  # the primary really failed requests
+    assert figures["daemon_crashes"] == []  # no daemon died on its own (deep / huge answers included)
     assert figures["double_bets"] == 0
     assert figures["journal_rows_lost"] == 0
     assert figures["pnl_difference_wei"] == 0
