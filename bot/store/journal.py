@@ -61,6 +61,7 @@ class Intent(Base):
     updated_at: Mapped[float] = mapped_column(default=time.time)
     fired_at: Mapped[float] = mapped_column(default=0.0)  # trigger time (decision latency starts here)
     handed_at: Mapped[float] = mapped_column(default=0.0)  # raw tx handed to the RPC
+    owner: Mapped[str] = mapped_column(String(96), default="", server_default="")  # lock holder driving it; '' = none yet
     tx_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)  # the hash that landed (or last sent)
     block_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
     block_timestamp: Mapped[int | None] = mapped_column(Integer, nullable=True)
