@@ -29,6 +29,7 @@ from bot.domain import LedgerEntry
 from bot.errors import TemporaryError
 from bot.markets.base import PredictionMarket, TxRequest
 from bot.payout import claim_amount
+from bot.reconcile.logless import claimed_amount
 from bot.reconcile.rounds import RoundBook, ledger_entries
 from bot.reconcile.scanner import topic_address, topic_int
 from bot.store.db import session_scope
@@ -85,7 +86,8 @@ class ClaimSweeper:
         self.book = RoundBook(market, sessions, read_batch)
         self.pending_timeout = pending_timeout
         self.clock = clock
-        self.claim_topic = market.event_topic("Claim").lower()
+        # no known events (V2.1): a confirmed claim is checked by the ledger's claimed flags at its block instead
+        self.claim_topic = market.event_topic("Claim").lower() if market.spec.events_known else None
         self._expected: dict[str, dict[int, int]] = {}  # claim tx hash -> epoch -> wei, until confirmed
 
     # -- candidates ---------------------------------------------------------------------------------------------------
@@ -230,7 +232,10 @@ class ClaimSweeper:
             status = int(receipt["status"])
             gas = int(receipt["gasUsed"]) * int(receipt.get("effectiveGasPrice", 0) or 0)
             confirmed = head - block + 1 >= self.confirmations
-            events = self.claim_events(receipt)
+            if self.claim_topic is not None:
+                events = self.claim_events(receipt)
+            else:
+                events = self._paid_by_reads(epochs, block) if status == 1 else {}
             mismatch = ""
             if confirmed:
                 if status == 1:
@@ -268,6 +273,14 @@ class ClaimSweeper:
             e: claim_amount(rounds[e], LedgerEntry(e, entries[e].position, entries[e].amount, False), now, buffer)
             for e in wanted
         }
+
+    def _paid_by_reads(self, epochs: str, block: int) -> dict[int, int]:
+        """Without Claim events: epoch -> what the claim paid, for the epochs the ledger shows claimed at ``block``
+        (the amount is the contract's payout formula on the round: exact, but not an independent check)."""
+        wanted = [int(e) for e in epochs.split(",") if e]
+        entries = ledger_entries(self.market.w3, self.market, self.account, wanted, block)
+        rounds = self.book.rounds(wanted, self.market.chain_time())
+        return {e: claimed_amount(rounds[e], entries[e].amount) for e in wanted if entries[e].claimed and e in rounds}
 
     def _receipt(self, tx_hash: str) -> Any:
         try:

@@ -7,6 +7,11 @@ One ``Reconciler`` per chain (its markets share one ``Web3``). Wiring:
 - paper: ``Reconciler(sessions, markets)`` (no accounts, no senders): round outcomes and paper fills are settled,
   ``claim()`` does nothing.
 ``account_pnl(account)`` gives the reconciled breakdown (``bot.reconcile.pnl.AccountPnl``).
+
+A market whose dialect's events are unknown (V2.1), or whose endpoint refuses ``eth_getLogs`` (``LogsRefused``: from
+then on, for this reconciler's life), is reconciled without logs: rounds from contract reads (every epoch since the last
+stored one), our market events derived from our transactions and contract reads (``bot.reconcile.logless``). The
+results are the same to the wei.
 """
 
 from __future__ import annotations
@@ -23,9 +28,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.chain.sender import TxSender
 from bot.markets.base import PredictionMarket
 from bot.reconcile.claims import ClaimReport, ClaimSweeper
+from bot.reconcile.logless import derive_events, drop_orphans, needed_epochs, pending_txs
 from bot.reconcile.pnl import AccountPnl, account_pnl
 from bot.reconcile.rounds import RoundBook, ledger_entries
-from bot.reconcile.scanner import ChunkPolicy, MarketEventScanner
+from bot.reconcile.scanner import ChunkPolicy, LogsRefused, MarketEventScanner
 from bot.reconcile.settle import LIVE, settle_live, settle_paper
 from bot.reconcile.transactions import TxLedger, TxSyncReport
 from bot.store.db import session_scope
@@ -67,6 +73,8 @@ class MarketReport:
     bets_settled: int = 0
     paper_settled: int = 0
     account_logs: int = 0
+    logless: bool = False  # reconciled from contract reads (events unknown, or eth_getLogs refused)
+    derived_events: int = 0
 
 
 @dataclass
@@ -98,12 +106,15 @@ class Reconciler:
         senders = dict(senders or {})
         self.accounts = sorted({to_checksum_address(a) for a in [*accounts, *senders]})
         s = self.settings
+        #: markets reconciled from contract reads: events unknown, or eth_getLogs refused (added on the fly)
+        self.logless = {m.name for m in self.markets if not m.spec.events_known}
         self.scanners = {
             m.name: MarketEventScanner(
                 m, sessions, self.accounts, start_block=s.start_blocks.get(m.name), reorg_depth=s.reorg_depth,
                 policy=s.chunks,
             )
             for m in self.markets
+            if m.name not in self.logless
         }  # fmt: skip
         self.books = {m.name: RoundBook(m, sessions, s.read_batch) for m in self.markets}
         self.ledger = TxLedger(self.w3, sessions, self.markets, self.accounts, reorg_depth=s.reorg_depth,
@@ -131,9 +142,16 @@ class Reconciler:
         report = ReconcileReport(head, now)
         touched: dict[str, set[int]] = {}
         for market in self.markets:
-            summary = self.scanners[market.name].scan(head)
-            touched[market.name] = summary.touched_epochs
-            report.markets.append(MarketReport(market.name, len(summary.touched_epochs)))
+            touched[market.name] = set()
+            if market.name not in self.logless:
+                try:
+                    touched[market.name] = self.scanners[market.name].scan(head).touched_epochs
+                except LogsRefused as exc:
+                    log.warning("%s: %s: reconciling from contract reads from now on", market.name, exc)
+                    self.logless.add(market.name)
+            report.markets.append(
+                MarketReport(market.name, len(touched[market.name]), logless=market.name in self.logless)
+            )
         if self.accounts:
             report.txs = self.ledger.sync(head, self.window_start(head))
         for market, mreport in zip(self.markets, report.markets, strict=True):
@@ -143,7 +161,10 @@ class Reconciler:
         return report
 
     def window_start(self, head: int) -> int:
-        starts = [c[0] for c in (sc.account.cursor() for sc in self.scanners.values()) if c is not None]
+        starts = [
+            c[0] for name, sc in self.scanners.items() if name not in self.logless and (c := sc.account.cursor())
+        ]
+        starts += [self.settings.start_blocks[n] for n in self.logless if n in self.settings.start_blocks]
         return min(starts) if starts else head
 
     def _reconcile_market(
@@ -153,6 +174,8 @@ class Reconciler:
         before = book.chain_reads
         buffer = market.params().buffer_seconds
         current = market.current_epoch(block=head)
+        if market.name in self.logless:
+            report.derived_events = sum(self._derive_events(market, a, head, now) for a in self.accounts)
         wanted: dict[str, set[int]] = {a: self._bets_to_settle(market, a, head) for a in self.accounts}
         paper = self._paper_intents(market) if self.settings.settle_paper else []
         epochs = set(touched) | book.non_final_epochs() | {i.epoch for i in paper}
@@ -161,6 +184,8 @@ class Reconciler:
         last = book.last_epoch()
         if last:  # a safety net for a crash between scanning and storing: every epoch since the last stored one
             epochs |= set(range(last + 1, current))
+        elif market.name in self.logless and epochs:  # no round events: every round since our first one
+            epochs |= set(range(min(epochs), current))
         rounds = book.rounds(epochs, now, current_epoch=current, force=touched)
         report.rounds_read = book.chain_reads - before
         for account, bets in wanted.items():
@@ -181,6 +206,19 @@ class Reconciler:
                     empty_side_to_treasury=market.spec.empty_side_to_treasury,
                 )  # fmt: skip
                 report.paper_settled = len(rows)
+
+    def _derive_events(self, market: PredictionMarket, account: str, head: int, now: int) -> int:
+        """Logless markets: our bet/claim events from our transactions, the ledger and the rounds."""
+        with session_scope(self.sessions) as s:
+            drop_orphans(s, market.name)
+            txs = pending_txs(s, market.name, account)
+        if not txs:
+            return 0
+        epochs = sorted(needed_epochs(txs))
+        entries = ledger_entries(self.w3, market, account, epochs, head, self.settings.read_batch)
+        rounds = self.books[market.name].rounds(epochs, now)
+        with session_scope(self.sessions) as s:
+            return derive_events(s, market.name, account, txs, entries, rounds)
 
     def _bets_to_settle(self, market: PredictionMarket, account: str, head: int) -> set[int]:
         """Epochs of this account's bets whose settlement may still change."""

@@ -41,6 +41,24 @@ class LogQueryError(RuntimeError):
     """The node refused an eth_getLogs query (too many results, range too wide, timeout...)."""
 
 
+class LogsRefused(TemporaryError):
+    """The endpoint does not serve eth_getLogs here (method disabled, or refused down to one-block ranges): the
+    reconciler reads contracts instead (``bot.reconcile.logless``)."""
+
+
+#: words of an eth_getLogs error meaning "never here" rather than "too much at once"
+_REFUSAL_WORDS = ("not supported", "disabled", "not available", "not allowed", "method not found", "does not exist",
+                  "forbidden", "unsupported")  # fmt: skip
+
+
+def is_refusal(error: object) -> bool:
+    """An eth_getLogs error answer that no smaller range will fix (JSON-RPC -32601 or a "disabled" message)."""
+    if isinstance(error, dict) and error.get("code") == -32601:
+        return True
+    text = str(error).lower()
+    return any(word in text for word in _REFUSAL_WORDS)
+
+
 def account_topic(address: str) -> str:
     """An address as an indexed topic: 32 bytes, left-padded."""
     return "0x" + "0" * 24 + to_checksum_address(address)[2:].lower()
@@ -136,6 +154,8 @@ class LogScanner:
                   "topics": self.topics}  # fmt: skip
         response = self.w3.provider.make_request(RPCEndpoint("eth_getLogs"), [params])
         if response.get("error"):
+            if is_refusal(response["error"]):
+                raise LogsRefused(f"eth_getLogs refused: {str(response['error'])[:160]}")
             raise LogQueryError(str(response["error"])[:200])
         result = response.get("result")
         if not isinstance(result, list):
@@ -152,10 +172,12 @@ class LogScanner:
             end = min(head, block + chunk - 1)
             try:
                 logs = self.fetch(block, end)
+            except LogsRefused:
+                raise
             except Exception as exc:  # noqa: BLE001 — every node phrases "too many results" differently
                 failures += 1
                 if failures > self.policy.max_failures or (chunk <= self.policy.min_size and failures > 3):
-                    raise TemporaryError(f"eth_getLogs {self.kind} {block}-{end} keeps failing: {exc}") from exc
+                    raise LogsRefused(f"eth_getLogs {self.kind} {block}-{end} keeps failing: {exc}") from exc
                 chunk = max(self.policy.min_size, chunk // 2)
                 result.shrinks += 1
                 log.debug(

@@ -65,9 +65,11 @@ class TxLedger:
         self.batch_size = batch_size
         self._tokens: dict[str, PredictionMarket] | None = None
         self._selectors: dict[str, dict[str, str]] = {}  # market address -> selector -> function name
-        self._claim_topics = {m.address.lower(): m.event_topic("Claim").lower() for m in markets}
+        # markets whose events are not known (V2.1) name their epochs in the transaction input only
+        known = [m for m in markets if m.spec.events_known]
+        self._claim_topics = {m.address.lower(): m.event_topic("Claim").lower() for m in known}
         self._bet_topics = {
-            m.address.lower(): {m.event_topic("BetBull").lower(), m.event_topic("BetBear").lower()} for m in markets
+            m.address.lower(): {m.event_topic("BetBull").lower(), m.event_topic("BetBear").lower()} for m in known
         }
 
     # -- classification -----------------------------------------------------------------------------------------------
@@ -107,18 +109,26 @@ class TxLedger:
         name = self._function_name(market, tx.selector)
         if name is None:
             return "market", market.name, []
+        address = market.address.lower()
         if name in (market.spec.bet_bull, market.spec.bet_bear):
-            epochs = self._log_epochs(tx, self._bet_topics[market.address.lower()], market.address)
-            if not epochs:  # reverted: the epoch it tried
-                try:
-                    epochs = [int(market.contract.decode_function_input(tx.input)[1]["epoch"])]
-                except (ValueError, KeyError):
-                    epochs = []
+            epochs = self._log_epochs(tx, self._bet_topics.get(address, set()), market.address)
+            if not epochs:  # reverted, or no known events: the epoch it names
+                epochs = self._input_epochs(market, tx, "epoch")
             return "bet", market.name, epochs
         if name == market.spec.claim:
-            topics = {self._claim_topics[market.address.lower()]}
-            return "claim", market.name, self._log_epochs(tx, topics, market.address)
+            if address in self._claim_topics:
+                return "claim", market.name, self._log_epochs(tx, {self._claim_topics[address]}, market.address)
+            # no known events: a successful claim paid every epoch it names (it reverts as a whole otherwise)
+            return "claim", market.name, sorted(set(self._input_epochs(market, tx, "epochs"))) if tx.status == 1 else []
         return "market", market.name, []
+
+    @staticmethod
+    def _input_epochs(market: PredictionMarket, tx: MinedTx, arg: str) -> list[int]:
+        try:
+            value = market.contract.decode_function_input(tx.input)[1][arg]
+        except (ValueError, KeyError):
+            return []
+        return [int(e) for e in value] if isinstance(value, list | tuple) else [int(value)]
 
     @staticmethod
     def _log_epochs(tx: MinedTx, topics: set[str], address: str) -> list[int]:

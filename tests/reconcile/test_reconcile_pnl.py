@@ -1,6 +1,7 @@
 """End to end on anvil: ~26 rounds with journaled bot bets, hand-made bets from the same keys, other bettors, draws,
 a missed execution (refunds), one-sided pools, reverted transactions, a claim made outside the bot and paper fills.
-After a claim sweep the reconciled PnL of each of our accounts equals its balance change to the wei."""
+After a claim sweep the reconciled PnL of each of our accounts equals its balance change to the wei — from logs, with
+every eth_getLogs refused by the endpoint, and on a V2.1 market whose events are unknown."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ import random
 
 import pytest
 from sqlalchemy import select
+from web3 import Web3
 
+from bot.devnet.faultproxy import FaultPlan, FaultProxy
 from bot.domain import Position
 from bot.reconcile import Reconciler, ReconcileSettings
 from bot.store.db import session_scope
 from bot.store.journal import Intent, TxAttempt
 from bot.store.outcomes import AccountTx, ClaimRecord, RoundOutcome, Settlement
-from tests.reconcile.helpers import Scenario, make_sessions
+from tests.reconcile.helpers import Scenario, make_sessions, open_market
 
 pytestmark = pytest.mark.anvil
 
@@ -111,21 +114,40 @@ def play(sc: Scenario, a, b, c: str, d: str) -> tuple[int, dict[int, tuple[Posit
     return first, paper
 
 
-def test_reconciled_pnl_equals_balance_change(chain, v2, bettors, tmp_path):
+@pytest.fixture(params=["logs", "getlogs-refused", "v2.1-no-events"])
+def mode(request, chain):
+    """How the reconciler sees the market: logs; a V2 market behind an endpoint refusing every eth_getLogs (the
+    fault proxy); a V2.1 market, whose events are unknown. The last two reconcile from contract reads."""
+    if request.param != "getlogs-refused":
+        yield request.param, None
+        return
+    with FaultProxy(chain.url, seed=3) as proxy:
+        proxy.set_plan(FaultPlan(rate=1.0, kinds=("rpc_error",), methods=frozenset({"eth_getLogs"})))
+        yield request.param, proxy
+
+
+def test_reconciled_pnl_equals_balance_change(chain, deployments, bettors, tmp_path, mode):
+    name, proxy = mode
+    deployment = deployments["v2.1" if name == "v2.1-no-events" else "v2"]
     sessions = make_sessions(tmp_path)
-    sc = Scenario.create(chain, v2, sessions, chain.private_keys[3:5])
+    sc = Scenario.create(chain, deployment, sessions, chain.private_keys[3:5])
     a, b = sc.bots
     start_block = chain.block_number() + 1
     balance0 = {x.address: sc.balance(x.address) for x in (a, b)}
     settings = ReconcileSettings(
         start_blocks={"devnet": start_block}, page_size=4, claim_batch_size=3, confirmations=2, reorg_depth=4
     )
-    rec = Reconciler(sessions, [sc.market], senders={a.address: a.sender, b.address: b.sender}, settings=settings)
+    # the reconciler reads through the proxy when there is one; the bots send to the node directly
+    market = open_market(Web3(Web3.HTTPProvider(proxy.url)), deployment) if proxy else sc.market
+    rec = Reconciler(sessions, [market], senders={a.address: a.sender, b.address: b.sender}, settings=settings)
     sc.kickoff()
     first, paper = play(sc, a, b, bettors[2], bettors[3])
     last = sc.epoch()
 
-    rec.reconcile()
+    first_report = rec.reconcile()
+    assert first_report.markets[0].logless == (name != "logs")
+    if proxy is not None:
+        assert proxy.counters().get("rpc_error", 0) > 0  # the logs were asked for, and refused
     sweeper = next(s for s in rec.sweepers if s.account == a.address)
     # ineligible epochs in the candidate list are filtered by the contract check, never sent
     lost, house, hand_claimed, won_one_sided = first + 2, first + 3, first + 7, first + 4
