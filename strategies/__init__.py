@@ -12,7 +12,13 @@ from strategies.base import (
     StrategyError,
     make_context,
 )
-from strategies.baselines import AlwaysBullStrategy, CoinFlipStrategy, ContrarianStrategy, CrowdStrategy
+from strategies.baselines import (
+    AlwaysBearStrategy,
+    AlwaysBullStrategy,
+    CoinFlipStrategy,
+    ContrarianStrategy,
+    CrowdStrategy,
+)
 from strategies.edge import EdgeStrategy
 from strategies.registry import BUILTIN, build_strategy, load_strategy, strategy_class
 from strategies.signals import AiFadeStrategy, AiFollowStrategy, FollowStrategy
@@ -26,6 +32,7 @@ __all__ = [
     "SKIP",
     "AiFadeStrategy",
     "AiFollowStrategy",
+    "AlwaysBearStrategy",
     "AlwaysBullStrategy",
     "CoinFlipStrategy",
     "ContrarianStrategy",

@@ -1,4 +1,5 @@
-"""Baselines a signal must beat: always-bull, coin-flip, follow-the-crowd and contrarian, all with a fixed stake.
+"""Baselines a signal must beat: always-bull, always-bear, coin-flip, follow-the-crowd and contrarian, all with a fixed
+stake.
 
 They ignore the signal, so a backtest can run them on exactly the same rounds as the strategy under test.
 """
@@ -44,6 +45,15 @@ class AlwaysBullStrategy(_FixedStake):
     def propose(self, ctx: Columns) -> Proposal:
         n = ctx.n
         return Proposal(np.full(n, BULL, dtype=np.int8), self._stakes(n), np.zeros(n, dtype=np.int8), ("bet: always bull",))
+
+
+class AlwaysBearStrategy(_FixedStake):
+    name: ClassVar[str] = "always_bear"
+    required_columns: ClassVar[tuple[str, ...]] = (BANKROLL_COL, MIN_BET_COL)
+
+    def propose(self, ctx: Columns) -> Proposal:
+        n = ctx.n
+        return Proposal(np.full(n, BEAR, dtype=np.int8), self._stakes(n), np.zeros(n, dtype=np.int8), ("bet: always bear",))
 
 
 class CoinFlipStrategy(_FixedStake):

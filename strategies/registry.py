@@ -10,7 +10,13 @@ from typing import Any
 
 from bot.config import ConfigError, StrategyConfig
 from strategies.base import Strategy, StrategyError
-from strategies.baselines import AlwaysBullStrategy, CoinFlipStrategy, ContrarianStrategy, CrowdStrategy
+from strategies.baselines import (
+    AlwaysBearStrategy,
+    AlwaysBullStrategy,
+    CoinFlipStrategy,
+    ContrarianStrategy,
+    CrowdStrategy,
+)
 from strategies.edge import EdgeStrategy
 from strategies.signals import AiFadeStrategy, AiFollowStrategy, FollowStrategy
 
@@ -22,6 +28,7 @@ BUILTIN: dict[str, type[Strategy]] = {
         AiFollowStrategy,
         AiFadeStrategy,
         AlwaysBullStrategy,
+        AlwaysBearStrategy,
         CoinFlipStrategy,
         CrowdStrategy,
         ContrarianStrategy,
@@ -31,6 +38,7 @@ ALIASES: dict[str, str] = {
     "follow_the_crowd": "crowd",
     "coinflip": "coin_flip",
     "bull": "always_bull",
+    "bear": "always_bear",
 }
 
 

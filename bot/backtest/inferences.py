@@ -21,6 +21,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.special import ndtr, ndtri
 
+from bot.allora.logexport import EXPORT_MARKERS, SIGNAL_USER_FILE, label_of
 from bot.backtest.exact import to_float
 from bot.backtest.feeds import candle_known_at
 from bot.errors import InputError
@@ -61,6 +62,10 @@ def load_inferences(
     and ``p_up`` and/or a predicted log-return (``predicted_return``, ``log_return`` or ``value``); a return without
     ``p_up`` is turned into one with ``volatility`` (normal model). ``source`` defaults to the log's ``source``
     column, else ``log:<file name>``.
+
+    The bot's own log (``inferences export``: ``bot.allora.logexport``) is read by its rule: rejected rows are dropped
+    and each row counts from ``max(timestamp, fetched_at_ms)``, its fetch time. ``attrs["provenance"]`` is the
+    report label (``user file (unverified)`` for anything that is not such an export).
     """
     if isinstance(data, pd.DataFrame):
         frame = data
@@ -83,14 +88,42 @@ def load_inferences(
     ret_col = next((c for c in _RETURN_NAMES if c in frame.columns), None)
     if "p_up" not in frame.columns and ret_col is None:
         raise InferenceError(f"inferences need p_up or a predicted return ({', '.join(_RETURN_NAMES)})")
+    is_log = bool(EXPORT_MARKERS & set(frame.columns))
+    rejected = 0
+    if "accepted" in frame.columns:  # the bot's log: rejected rows were never acted on
+        accepted = frame["accepted"].map(_as_bool)
+        if accepted.isna().any():
+            bad = [int(i) + 2 for i in np.flatnonzero(accepted.isna().to_numpy())[:5]]
+            raise InferenceError(f"accepted must be true/false (bad rows, 1-based with header: {bad})")
+        rejected = int((~accepted.astype(bool)).sum())
+        frame = frame.loc[accepted.astype(bool).to_numpy()].reset_index(drop=True)
     ts = _timestamps_ms(frame[time_col])
+    if "fetched_at_ms" in frame.columns:  # usable when fetched, never at the network's own (earlier) timestamp
+        fetched = pd.to_numeric(frame["fetched_at_ms"], errors="coerce").to_numpy(dtype=np.float64)
+        if np.isnan(fetched).any():
+            raise InferenceError("fetched_at_ms must be a number on every accepted row")
+        ts = np.maximum(ts, fetched.astype(np.int64))
     ret = frame[ret_col].to_numpy(dtype=np.float64) if ret_col else np.full(len(frame), np.nan)
     p_up = frame["p_up"].to_numpy(dtype=np.float64) if "p_up" in frame.columns else p_up_from_return(ret, volatility)
     if np.any((p_up < 0) | (p_up > 1)):
         raise InferenceError("p_up must lie in [0, 1]")
     src = frame["source"].astype(str).to_numpy() if source is None and "source" in frame.columns else label
     out = pd.DataFrame({"timestamp_ms": ts, "p_up": p_up, "predicted_return": ret, "source": src})
-    return out.sort_values("timestamp_ms", kind="stable").reset_index(drop=True)
+    out = out.sort_values("timestamp_ms", kind="stable").reset_index(drop=True)
+    provenance = label_of(frame["provenance"].astype(str)) if is_log and "provenance" in frame.columns else SIGNAL_USER_FILE
+    out.attrs.update(provenance=provenance, rejected_rows=rejected, aligned_on="fetch time" if is_log else time_col)
+    return out
+
+
+def _as_bool(value: object) -> bool | None:
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    return None
 
 
 # --- offline forecasters ----------------------------------------------------------------------------------------------

@@ -55,6 +55,8 @@ class EngineConfig:
             raise ValueError("bankroll_wei and min_bet_wei must be > 0")
         if self.gas_per_bet_wei < 0 or self.gas_per_claim_wei < 0:
             raise ValueError("gas costs must be >= 0")
+        if not self.lead_seconds >= 0:  # a decision after the lock would see what it bets on
+            raise ValueError(f"lead_seconds must be >= 0, got {self.lead_seconds}: a negative lead is look-ahead")
         if self.rebalance_every is not None and self.rebalance_every <= 0:
             raise ValueError("rebalance_every must be > 0 (or None)")
 

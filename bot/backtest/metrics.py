@@ -10,6 +10,8 @@ Wei totals (staked, payouts, PnL, gas) are exact Python ints; ratios and paths a
 - Sharpe and Sortino **per bet**: on per-bet returns ``pnl / stake`` (gas included), mean over the standard deviation
   (Sortino: over the downside deviation ``sqrt(mean(min(r, 0)^2))``); not annualised — rounds are not a time grid;
 - longest losing streak: consecutive bets that lost or were won by the house;
+- ruin: ``ruined`` (bool) and ``ruined_at_epoch`` (the first round whose bet the bankroll could no longer cover, or
+  ``None``), ``rounds_played`` (rounds before it);
 - fees: our share of the treasury cut on the pots we won (gross payout times the fee: ``payout * fee / (1 - fee)``);
   gas: what we paid.
 """
@@ -83,6 +85,13 @@ def drawdown_durations(
     return int((end_pos - peak_pos).max()), int((round_lock_ts[end_pos] - round_lock_ts[peak_pos]).max())
 
 
+def _rounds_played(result: EngineResult) -> int:
+    """Rounds the run took part in: all of them, or those before the ruin epoch."""
+    if result.ruined_epoch is None:
+        return result.n_rounds
+    return int((result.context["epoch"].to_numpy() < result.ruined_epoch).sum())
+
+
 def compute_metrics(result: EngineResult) -> dict[str, Any]:
     """Every statistic of one run as a JSON-ready dict (wei as ints, ratios as floats, ``None`` when undefined)."""
     bets = result.bets
@@ -127,6 +136,9 @@ def compute_metrics(result: EngineResult) -> dict[str, Any]:
         bankroll_wei=result.bankroll_wei,
         final_bankroll_wei=result.final_bankroll_wei,
         ruined_epoch=result.ruined_epoch,
+        ruined=result.ruined_epoch is not None,
+        ruined_at_epoch=result.ruined_epoch,
+        rounds_played=_rounds_played(result),
     )
     rounds_len, seconds_len = drawdown_durations(
         stats.underwater, bets["round_index"].to_numpy(dtype=np.int64), result.round_lock_ts

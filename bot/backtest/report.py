@@ -1,7 +1,10 @@
 """Backtest reports: a rich terminal table, a JSON dict, PNG plots and a self-contained HTML page.
 
-The strategy's figures sit next to the baselines' (always-bull, coin-flip, follow-the-crowd by default). Offline
-signals are labelled as such everywhere: ``offline:<name> (not Allora)``.
+The strategy's figures sit next to the baselines' (``bot.backtest.baselines``: always-bull, always-bear, crowd,
+contrarian and the coin flip's expectation over many seeds), all on the same rounds and stop rule. Every output says
+whether and where a run was ruined, which pools it used, and the signal's provenance (``bot.allora.logexport``
+labels: ``allora (logged live)``, ``emulated (not Allora)``, ``offline:<name> (not Allora)``, ``user file
+(unverified)``).
 """
 
 from __future__ import annotations
@@ -47,6 +50,25 @@ def _p(v: Any) -> str:
     return "—" if v is None else f"{v:.3g}"
 
 
+def _ruin(m: dict[str, Any]) -> str:
+    if m.get("expectation"):
+        share = m.get("ruined_share")
+        return "—" if share is None else f"{100 * share:.1f} % of seeds"
+    if not m.get("ruined"):
+        return "no"
+    return f"RUINED at epoch {m['ruined_at_epoch']} (round {m['rounds_played'] + 1})"
+
+
+def _spread(key: str, fmt: Callable[[Any], str]) -> Callable[[dict[str, Any]], str]:
+    def show(m: dict[str, Any]) -> str:
+        s = (m.get("spread") or {}).get(key)
+        if not s or s.get("p05") is None:
+            return ""
+        return f"{fmt(s['p05'])} .. {fmt(s['p95'])}"
+
+    return show
+
+
 # (label, metric key, formatter)
 ROWS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("rounds", "rounds", _int),
@@ -76,10 +98,31 @@ ROWS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("gas", "gas_wei", _ether),
     ("final bankroll", "final_bankroll_wei", _ether),
 )
+# rows computed from the whole metrics dict: ruin first (it changes how every other figure reads), then the coin
+# flip's spread over its seeds
+WHOLE_ROWS: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
+    ("ruined", _ruin),
+    ("  ROI, 5-95 % of seeds", _spread("roi", _pct)),
+    ("  PnL, 5-95 % of seeds", _spread("pnl_wei", _ether)),
+    ("  hit rate, 5-95 % of seeds", _spread("hit_rate", _pct)),
+)
+
+
+def _cells(m: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, text) of every table row for one column, in order."""
+    out = [(label, fn(m)) for label, fn in WHOLE_ROWS[:1]]
+    out += [(label, fmt(m.get(key))) for label, key, fmt in ROWS]
+    out += [(label, fn(m)) for label, fn in WHOLE_ROWS[1:]]
+    return out
+
+
+def column_name(name: str, m: dict[str, Any]) -> str:
+    return f"{name} (mean of {m['seeds']} seeds)" if m.get("expectation") else name
 
 
 def signal_label(result: BacktestResult) -> str:
-    return result.signal_source if result.signal_is_allora else f"{result.signal_source} (not Allora)"
+    """The signal's provenance as the report says it (``bot.allora.logexport`` labels)."""
+    return result.signal_provenance
 
 
 def _columns(result: BacktestResult) -> list[tuple[str, dict[str, Any]]]:
@@ -90,12 +133,20 @@ def metrics_table(result: BacktestResult) -> Table:
     """The figures of the strategy and its baselines side by side (amounts in ether units of the market's coin)."""
     from rich.table import Table
 
-    table = Table(title=f"backtest: {result.strategy} — signals {signal_label(result)}", title_justify="left")
+    table = Table(
+        title=f"backtest: {result.strategy} — signals {signal_label(result)} — pools {result.pools_source}",
+        title_justify="left",
+    )
     table.add_column("metric")
-    for name, _ in _columns(result):
-        table.add_column(name, justify="right")
-    for label, key, fmt in ROWS:
-        table.add_row(label, *(fmt(m.get(key)) for _, m in _columns(result)))
+    cols = _columns(result)
+    for name, m in cols:
+        table.add_column(column_name(name, m), justify="right")
+    cells = [_cells(m) for _, m in cols]
+    for i, (label, _) in enumerate(cells[0]):
+        texts = [c[i][1] for c in cells]
+        if label.startswith("  ") and not any(texts) and "seeds" in label:
+            continue
+        table.add_row(label, *texts)
     table.caption = f"{METRIC_BASIS}; amounts in ether units; data {result.data_source}"
     return table
 
@@ -106,7 +157,7 @@ def print_report(result: BacktestResult, console: Console | None = None) -> None
     con = console or Console()
     con.print(metrics_table(result))
     for note in result.notes:
-        con.print(f"[dim]• {note}[/dim]")
+        con.print(f"[bold red]• {note}[/bold red]" if note.startswith("RUINED") else f"[dim]• {note}[/dim]")
     for gap in result.gaps[:10]:
         con.print(f"[yellow]gap:[/yellow] {gap.describe()}")
     if len(result.gaps) > 10:
@@ -140,6 +191,10 @@ def to_json(result: BacktestResult) -> dict[str, Any]:
             "strategy_params": result.strategy_params,
             "signal_source": result.signal_source,
             "signal_is_allora": result.signal_is_allora,
+            "signal_provenance": result.signal_provenance,
+            "pools_source": result.pools_source,
+            "ruined": bool(result.metrics["ruined"]),
+            "ruined_at_epoch": result.metrics["ruined_at_epoch"],
             "data_source": result.data_source,
             "rounds_source": result.rounds.attrs.get("source"),
             "metrics": result.metrics,
@@ -223,11 +278,13 @@ def plot_hit_rate(result: BacktestResult, path: Path, window: int | None = None)
 def html_report(result: BacktestResult, images: dict[str, Path]) -> str:
     """A self-contained HTML page: the table, the notes and the plots embedded as base64 PNG."""
     cols = _columns(result)
-    head = "".join(f"<th>{html.escape(name)}</th>" for name, _ in cols)
+    head = "".join(f"<th>{html.escape(column_name(name, m))}</th>" for name, m in cols)
+    cells = [_cells(m) for _, m in cols]
     body = "".join(
-        f"<tr><td>{html.escape(label)}</td>" + "".join(f"<td>{html.escape(fmt(m.get(key)))}</td>" for _, m in cols) + "</tr>"
-        for label, key, fmt in ROWS
+        f"<tr><td>{html.escape(label)}</td>" + "".join(f"<td>{html.escape(c[i][1])}</td>" for c in cells) + "</tr>"
+        for i, (label, _) in enumerate(cells[0])
     )
+    ruin = "".join(f'<p class="ruin"><b>{html.escape(n)}</b></p>' for n in result.notes if n.startswith("RUINED"))
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
     gaps = "".join(f"<li>{html.escape(g.describe())}</li>" for g in result.gaps[:50])
     imgs = "".join(
@@ -240,9 +297,11 @@ def html_report(result: BacktestResult, images: dict[str, Path]) -> str:
 <html lang="en"><head><meta charset="utf-8"><title>backtest {html.escape(result.strategy)}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:70em}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:.25em .6em;text-align:right}}td:first-child{{text-align:left}}
-img{{max-width:100%}}.warn{{color:#a40}}</style></head><body>
+img{{max-width:100%}}.warn{{color:#a40}}.ruin{{color:#b00}}</style></head><body>
 <h1>Backtest: {html.escape(result.strategy)}</h1>
+{ruin}
 <p>Signals: <b class="{'' if result.signal_is_allora else 'warn'}">{html.escape(signal_label(result))}</b>;
+pools: <b>{html.escape(result.pools_source)}</b>;
 data: {html.escape(result.data_source)}; parameters: <code>{params}</code></p>
 <table><thead><tr><th>metric</th>{head}</tr></thead><tbody>{body}</tbody></table>
 <p><small>{html.escape(METRIC_BASIS)}; amounts in ether units. Fingerprint <code>{result.fingerprint}</code></small></p>

@@ -16,6 +16,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from bot.allora.logexport import SIGNAL_ALLORA, SIGNAL_USER_FILE, offline_label
+from bot.backtest.baselines import DEFAULT_BASELINES, DEFAULT_COIN_FLIP_SEEDS, fixed_stake, run_baselines
 from bot.backtest.engine import EngineConfig, EngineResult, PreparedRounds, bets_fingerprint, run_engine
 from bot.backtest.feeds import Gap, detect_gaps, load_csv, timeframe_seconds, to_ms
 from bot.backtest.inferences import (
@@ -33,10 +35,12 @@ from bot.errors import InputError
 from strategies.base import Strategy
 from strategies.registry import build_strategy, load_strategy, strategy_class
 
+POOLS_FINAL = "final (as each round closed: late bets we could not see are in them)"
+POOLS_DECISION = "decision-time (what our daemon saw when it decided)"
+POOLS_MODEL = "model (drawn from a pool model, not real pools)"
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 SHIPPED_CANDLES = DATA_DIR / "BTCUSDT_5m_2025-05_06.csv.gz"
 SHIPPED_ROUNDS = DATA_DIR / "pcs-v2-bnb-2021-12-slice.ndjson"
-DEFAULT_BASELINES: tuple[str, ...] = ("always_bull", "coin_flip", "crowd")
 
 
 class BacktestError(InputError):
@@ -68,6 +72,7 @@ class BacktestSettings:
     rebalance_every: int | None = None
     stop_on_ruin: bool = True
     baselines: Sequence[str] = DEFAULT_BASELINES
+    coin_flip_seeds: int = DEFAULT_COIN_FLIP_SEEDS  # the coin flip is reported as its mean over this many seeds
     baseline_stake_wei: int | None = None  # None: the median stake of the strategy's bets (else 10 x min bet)
     start: int | str | None = None  # keep rounds locking at/after this (unix ms, or ISO date)
     end: int | str | None = None  # ... and before this
@@ -97,6 +102,8 @@ class BacktestResult:
     rounds: pd.DataFrame
     signals: pd.DataFrame
     signal_source: str
+    signal_provenance: str
+    pools_source: str
     run: EngineResult
     metrics: dict[str, Any]
     baselines: dict[str, dict[str, Any]]
@@ -108,7 +115,7 @@ class BacktestResult:
 
     @property
     def signal_is_allora(self) -> bool:
-        return not self.signal_source.startswith("offline:")
+        return self.signal_provenance == SIGNAL_ALLORA
 
     def to_json(self) -> dict[str, Any]:
         from bot.backtest.report import to_json
@@ -133,9 +140,45 @@ def _settings(settings: BacktestSettings | None, overrides: Mapping[str, Any]) -
     if unknown:
         raise BacktestError(f"unknown backtest setting(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
     try:
-        return replace(base, **overrides)
+        out = replace(base, **overrides)
     except (TypeError, ValueError) as exc:
         raise BacktestError(str(exc)) from None
+    check_settings(out)
+    return out
+
+
+def check_settings(cfg: BacktestSettings) -> None:
+    """Refuse settings that would look ahead or cannot be money: a negative lead decides *after* the lock (every
+    signal published up to the lock would leak into the decision), and amounts must be whole wei within int64."""
+    if not (isinstance(cfg.lead_seconds, int | float) and math.isfinite(cfg.lead_seconds) and cfg.lead_seconds >= 0):
+        raise BacktestError(
+            f"lead_seconds must be >= 0 (decide before the lock), got {cfg.lead_seconds!r}: a negative lead is look-ahead"
+        )
+    if cfg.max_signal_age is not None and not cfg.max_signal_age > 0:
+        raise BacktestError(f"max_signal_age must be > 0 or None, got {cfg.max_signal_age!r}")
+    for name in ("bankroll_wei", "min_bet_wei", "gas_per_bet_wei", "gas_per_claim_wei", "baseline_stake_wei"):
+        check_wei(name, getattr(cfg, name), allow_none=name == "baseline_stake_wei")
+    if cfg.coin_flip_seeds < 1:
+        raise BacktestError(f"coin_flip_seeds must be >= 1, got {cfg.coin_flip_seeds}")
+
+
+INT64_MAX = 2**63 - 1
+
+
+def check_wei(name: str, value: Any, *, allow_none: bool = False) -> None:
+    """A wei setting: a whole number (an int, or a float/text holding one exactly), >= 0 and below 2**63 — the
+    vectorised engine holds stakes and bankrolls in int64; beyond it an amount would wrap, so it is an error instead."""
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BacktestError(f"{name} must be a whole number of wei, got {value!r}")
+    if value < 0:
+        raise BacktestError(f"{name} must be >= 0, got {value}")
+    if value > INT64_MAX:
+        raise BacktestError(
+            f"{name} = {value} wei is beyond the engine's int64 range (max {INT64_MAX} wei, ~9.2 coins of 18 "
+            "decimals): use a smaller bankroll/stake or a coin with fewer decimals"
+        )
 
 
 def _strategy(strategy: str | StrategyConfig | Strategy, params: Mapping[str, Any] | None) -> Strategy:
@@ -198,7 +241,6 @@ def run_backtest(
     cfg = _settings(settings, overrides)
     strat = _strategy(strategy, params)
     notes: list[str] = [
-        "pools at decision time are the rounds' final pools (late bets are not modelled): optimistic",
         "stakes are sized from the initial bankroll"
         if cfg.rebalance_every is None
         else f"stakes are re-sized from the bankroll every {cfg.rebalance_every} rounds",
@@ -243,29 +285,28 @@ def run_backtest(
     if rounds.empty:
         raise BacktestError("no rounds to backtest (check start/end and the data)")
 
-    signals, signal_source = _signals(rounds, candles, inferences, cfg, notes)
+    pools_source = POOLS_MODEL if rounds_file is None else POOLS_FINAL
+    notes.insert(0, f"pools: {pools_source}; decisions see each round's final pools (late bets are not modelled): optimistic")
+    signals, signal_source, provenance = _signals(rounds, candles, inferences, cfg, notes)
     engine_cfg = cfg.engine_config()
     prep = PreparedRounds.from_frame(rounds, cfg.dialect)
     run = run_engine(prep, signals, strat, engine_cfg)
     metrics = compute_metrics(run)
 
-    stake = cfg.baseline_stake_wei
-    if stake is None:
-        stakes = run.bets["stake_wei"].to_numpy()
-        stake = int(np.median(stakes)) if len(stakes) else 10 * cfg.min_bet_wei
-        stake = max(stake - stake % cfg.min_bet_wei, cfg.min_bet_wei)
-    baseline_runs: dict[str, EngineResult] = {}
-    baseline_cfg = replace(engine_cfg, stop_on_ruin=False)  # score the baselines over every round, even if bust
+    stake = fixed_stake(run.bets, cfg.min_bet_wei, cfg.baseline_stake_wei)
+    # the baselines run under the strategy's own config: same rounds, same signals, same stop rule
+    baselines = run_baselines(
+        cfg.baselines, prep, signals, engine_cfg, stake_wei=stake, seed=cfg.seed, coin_flip_seeds=cfg.coin_flip_seeds
+    )
     if cfg.baselines:
-        notes.append(
-            f"baselines bet a fixed {stake / 10**18:g} per round and keep betting below zero (no ruin stop)"
-        )
-    for name in cfg.baselines:
-        cls = strategy_class(name)
-        kwargs: dict[str, Any] = {"stake_wei": stake}
-        if cls.name == "coin_flip":
-            kwargs["seed"] = cfg.seed
-        baseline_runs[cls.name] = run_engine(prep, signals, build_strategy(cls, kwargs), baseline_cfg)
+        stop = "stop when ruined, like the strategy" if engine_cfg.stop_on_ruin else "keep betting below zero, like the strategy"
+        notes.append(f"baselines bet a fixed {stake / 10**18:g} per round on the same rounds and {stop}")
+        if "coin_flip" in baselines.metrics:
+            notes.append(
+                f"coin_flip is the expectation over {baselines.metrics['coin_flip']['seeds']} seeds "
+                "(mean; spread in the JSON), not one lucky or unlucky seed"
+            )
+    notes[:0] = ruin_notes(strat.name, metrics, baselines.metrics)
     return BacktestResult(
         strategy=strat.name,
         strategy_params=strat.params(),
@@ -273,15 +314,33 @@ def run_backtest(
         rounds=rounds,
         signals=signals,
         signal_source=signal_source,
+        signal_provenance=provenance,
+        pools_source=pools_source,
         run=run,
         metrics=metrics,
-        baselines={name: compute_metrics(r) for name, r in baseline_runs.items()},
-        baseline_runs=baseline_runs,
+        baselines=baselines.metrics,
+        baseline_runs=baselines.runs,
         fingerprint=bets_fingerprint(run.bets),
         data_source=data_source,
         gaps=gaps,
         notes=notes,
     )
+
+
+def ruin_notes(strategy: str, metrics: Mapping[str, Any], baselines: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """One line per ruined run (the strategy's first), with the epoch and the rounds it lasted."""
+    notes = []
+    for name, m in [(strategy, metrics), *baselines.items()]:
+        if m.get("ruined"):
+            roi = m.get("final_bankroll_wei", 0) / m["bankroll_wei"] - 1 if m.get("bankroll_wei") else None
+            change = f" ({100 * roi:+.1f} % of bankroll)" if roi is not None else ""
+            notes.append(
+                f"RUINED: {name} could not cover its next bet at epoch {m['ruined_at_epoch']} after "
+                f"{m['rounds_played']} of {m['rounds']} rounds{change}; it stopped betting there"
+            )
+        elif m.get("ruined_share"):
+            notes.append(f"RUINED: {name} was ruined in {100 * m['ruined_share']:.1f} % of its seeds")
+    return notes
 
 
 def _median_step(candles: pd.DataFrame) -> int:
@@ -297,11 +356,18 @@ def _signals(
     inferences: str | Path | pd.DataFrame | None,
     cfg: BacktestSettings,
     notes: list[str],
-) -> tuple[pd.DataFrame, str]:
+) -> tuple[pd.DataFrame, str, str]:
     if inferences is not None:
         frame = load_inferences(inferences, volatility=cfg.volatility)
         sources = sorted(set(frame["source"].astype(str)))
         source = sources[0] if len(sources) == 1 else "log:mixed"
+        provenance = str(frame.attrs.get("provenance", SIGNAL_USER_FILE))
+        if frame.attrs.get("rejected_rows"):
+            notes.append(f"{frame.attrs['rejected_rows']} rejected inference(s) in the log left out (never acted on)")
+        if frame.attrs.get("aligned_on") == "fetch time":
+            notes.append("inferences count from when the bot fetched them (never the network's earlier timestamp)")
+        if provenance != SIGNAL_ALLORA:
+            notes.append(f"signals: {provenance} — NOT evidence about Allora's predictions")
     else:
         forecaster = get_forecaster(cfg.forecaster, **dict(cfg.forecaster_params))
         real_times = rounds.attrs.get("timestamps") == "real"
@@ -313,6 +379,7 @@ def _signals(
                 notes.append("candles do not cover the rounds' times: forecasting from the rounds' own lock prices")
             frame = round_price_inferences(rounds, forecaster)
         source = f"offline:{forecaster.name}"
+        provenance = offline_label(forecaster.name)
         notes.append(f"signals: {source} — an offline stand-in, NOT Allora predictions")
     signals = align_inferences(rounds, frame, cfg.lead_seconds, cfg.max_signal_age)
     covered = int(signals["p_up"].notna().sum())
@@ -320,7 +387,7 @@ def _signals(
         raise BacktestError("no signal precedes any round's decision time (check the inference timestamps)")
     if covered < len(rounds):
         notes.append(f"{len(rounds) - covered} of {len(rounds)} rounds have no usable signal (skipped by signal strategies)")
-    return signals, source
+    return signals, source, provenance
 
 
 def _overlaps(rounds: pd.DataFrame, candles: pd.DataFrame) -> bool:

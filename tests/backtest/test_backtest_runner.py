@@ -50,7 +50,7 @@ def test_fingerprint_of_the_engine_on_real_rounds() -> None:
 def test_default_run_is_labelled_and_compared_with_baselines(week: object) -> None:
     r = week
     assert r.signal_source == "offline:momentum" and not r.signal_is_allora  # type: ignore[attr-defined]
-    assert set(r.baselines) == {"always_bull", "coin_flip", "crowd"}  # type: ignore[attr-defined]
+    assert set(r.baselines) == {"always_bull", "always_bear", "coin_flip", "crowd", "contrarian"}  # type: ignore[attr-defined]
     assert any("NOT Allora" in n for n in r.notes)  # type: ignore[attr-defined]
     assert any("final pools" in n for n in r.notes)  # type: ignore[attr-defined]
     data = to_json(r)  # type: ignore[arg-type]
@@ -94,7 +94,8 @@ def test_user_strategy_and_inference_log(tmp_path: Path) -> None:
     log = pd.DataFrame({"timestamp": [1746057600 + 300 * i for i in range(3000)], "p_up": 0.7})
     r = run_backtest(StrategyConfig(file=str(path), class_name="Bear"), inferences=log, end="2025-05-02", baselines=())
     assert r.strategy == "bear" and r.metrics["bear_bets"] == r.metrics["bets"] > 0
-    assert r.signal_source == "log:dataframe" and r.signal_is_allora
+    assert r.signal_source == "log:dataframe" and not r.signal_is_allora  # nothing says who made it
+    assert r.signal_provenance == "user file (unverified)"
 
 
 def test_bad_settings() -> None:

@@ -14,6 +14,7 @@ from strategies import (
     CONTEXT_COLUMNS,
     AiFadeStrategy,
     AiFollowStrategy,
+    AlwaysBearStrategy,
     AlwaysBullStrategy,
     CoinFlipStrategy,
     ContrarianStrategy,
@@ -74,6 +75,7 @@ def test_ai_follow_can_skip_on_disagreement() -> None:
 def test_baselines() -> None:
     frame = ctx(p_up=[math.nan] * 4, bull_pool_wei=[3e18, 1e18, 2e18, 0.0], bear_pool_wei=[1e18, 3e18, 2e18, 0.0])
     assert AlwaysBullStrategy().decide(frame)["side"].tolist() == [0, 0, 0, 0]
+    assert AlwaysBearStrategy().decide(frame)["side"].tolist() == [1, 1, 1, 1]
     assert CrowdStrategy().decide(frame)["side"].tolist() == [0, 1, -1, -1]  # bigger pool; ties skip
     assert ContrarianStrategy().decide(frame)["side"].tolist() == [1, 0, -1, -1]  # smaller pool
 

@@ -33,7 +33,9 @@ class NotAStrategy:
 
 
 def test_builtins_by_name_and_alias() -> None:
-    assert set(BUILTIN) == {"follow", "edge", "ai_follow", "ai_fade", "always_bull", "coin_flip", "crowd", "contrarian"}
+    assert set(BUILTIN) == {
+        "follow", "edge", "ai_follow", "ai_fade", "always_bull", "always_bear", "coin_flip", "crowd", "contrarian"
+    }
     s = load_strategy(StrategyConfig(name="edge", params={"min_edge": 0.05}))
     assert isinstance(s, EdgeStrategy) and s.min_edge == 0.05
     assert isinstance(load_strategy(StrategyConfig(name="ai-fade")), AiFadeStrategy)
