@@ -188,15 +188,12 @@ class TxSender:
         gas_used = int(r["gasUsed"])
         return Receipt(tx_hash, int(r["status"]), int(r["blockNumber"]), gas_used, gas_used * price)
 
-    def claim_gas_limit(self, epochs: int) -> int:
-        """Claims cost about 36k + 45k gas per epoch on our contracts; keep a margin."""
-        return max(self.gas_limit, 60_000 + 60_000 * epochs)
-
     def send(self, tx: TxRequest, market: str, gas_limit: int | None = None) -> tuple[str, Receipt | None]:
-        """Simple path for claims and approvals: journal, broadcast, wait (bounded) for the receipt."""
+        """Simple path for approvals: journal, broadcast, wait (bounded) for the receipt. Claims go through
+        ``ClaimSweeper.send_claim`` (a gas limit from estimation or measurement, ``bot.reconcile.claimgas``)."""
         nonce = self.nonces.reserve(self.address)
         fees = self.fees()
-        limit = gas_limit or (self.claim_gas_limit(len(tx.epochs)) if tx.kind == "claim" else self.gas_limit)
+        limit = gas_limit or self.gas_limit
         attempt_id, raw, tx_hash = self.journal_attempt(tx, market, nonce, fees, gas_limit=limit)
         outcome, err = self.broadcast_raw(raw)
         if outcome == "nonce-too-low":

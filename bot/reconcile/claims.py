@@ -26,9 +26,10 @@ from web3.exceptions import TransactionNotFound
 
 from bot.chain.sender import Receipt, TxSender
 from bot.domain import LedgerEntry
-from bot.errors import TemporaryError
+from bot.errors import TemporaryError, one_line
 from bot.markets.base import PredictionMarket, TxRequest
 from bot.payout import claim_amount
+from bot.reconcile.claimgas import fit, measured_claims, with_margin
 from bot.reconcile.logless import claimed_amount
 from bot.reconcile.rounds import RoundBook, ledger_entries
 from bot.reconcile.scanner import topic_address, topic_int
@@ -167,12 +168,23 @@ class ClaimSweeper:
         return report
 
     def claim_gas_limit(self, tx: TxRequest) -> int:
-        """Estimated gas plus 25 % (a claim costs ~36k + ~45k per epoch: a flat per-epoch guess runs out of gas)."""
+        """``eth_estimateGas`` plus a margin; if the node will not estimate, the cost measured on our own mined claims
+        here (``bot.reconcile.claimgas``); neither: ``TemporaryError`` (a claim is never sent with a guessed limit)."""
         try:
-            estimate = int(self.market.w3.eth.estimate_gas(tx.as_call(self.account)))  # type: ignore[arg-type]
-        except Exception:  # noqa: BLE001 — fall back to a generous static bound
-            estimate = 60_000 + 60_000 * len(tx.epochs)
-        return max(self.sender.gas_limit, estimate * 5 // 4)
+            return with_margin(int(self.market.w3.eth.estimate_gas(tx.as_call(self.account))))  # type: ignore[arg-type]
+        except Exception as exc:  # noqa: BLE001 — any failure to estimate falls back to measurement
+            reason = one_line(exc, 120)
+        with session_scope(self.sessions) as s:
+            model = fit(measured_claims(s, self.market.name))
+        if model is None:
+            raise TemporaryError(
+                f"cannot size a claim of {len(tx.epochs)} epoch(s) on {self.market.name}: eth_estimateGas failed "
+                f"({reason}) and no claim was measured here yet"
+            )
+        limit = model.limit(len(tx.epochs))
+        log.info("%s: eth_estimateGas failed (%s): claim gas limit %d from %d measured claim(s) (%d + %d/epoch)",
+                 self.market.name, reason, limit, model.samples, model.base, model.per_epoch)  # fmt: skip
+        return limit
 
     def send_claim(self, tx: TxRequest) -> tuple[str, Receipt | None]:
         """``TxSender.send`` with an estimated gas limit: journal, broadcast, wait for the receipt."""
