@@ -20,6 +20,7 @@ from bot.chain.gas import GasPolicy
 from bot.chain.keys import load_account
 from bot.chain.sender import TxSender
 from bot.config import MarketConfig, Settings
+from bot.engine.account_lock import AccountLock, Holder
 from bot.engine.executor import LiveExecutor, PaperExecutor, SpendingCaps, require_live_ok
 from bot.errors import OperationalError, TemporaryError
 from bot.markets.base import PredictionMarket, open_market
@@ -39,6 +40,7 @@ class App:
     markets: dict[str, PredictionMarket] = field(default_factory=dict)
     account: LocalAccount | None = None
     _senders: dict[str, TxSender] = field(default_factory=dict, repr=False)
+    _locks: dict[int, AccountLock] = field(default_factory=dict, repr=False)
 
     @property
     def live(self) -> bool:
@@ -83,6 +85,24 @@ class App:
         self._senders[cfg.chain] = sender
         return sender
 
+    def lock_account(self, role: str, market: str) -> Holder:
+        """Become the one live sender of our account on ``market``'s chain (``AccountBusy``, exit 4, when another
+        process is: a second daemon, or a CLI trade in flight). Held until ``release_locks`` or the process ends."""
+        if self.account is None:
+            raise OperationalError("no signing key loaded: live mode needs a keystore or a key in the environment")
+        chain_id = self.settings.chains[self.settings.market(market).chain].chain_id
+        lock = self._locks.get(chain_id)
+        if lock is None:
+            lock = AccountLock(self.settings.database_url, chain_id, str(self.account.address), role)
+            lock.acquire()
+            self._locks[chain_id] = lock
+        return lock.holder
+
+    def release_locks(self) -> None:
+        for lock in self._locks.values():
+            lock.release()
+        self._locks.clear()
+
     def caps(self) -> SpendingCaps:
         return SpendingCaps(self.settings.risk.max_stake_per_bet_wei, self.settings.risk.max_stake_per_day_wei)
 
@@ -95,7 +115,8 @@ class App:
         def chain_now() -> float:
             return max(float(fast_block_time(sender.w3)), clock.now())
 
-        return LiveExecutor(sender, self.sessions, chain_now, self.caps())
+        holder = self.lock_account("live", market)  # the executor owns the account's intents: only the lock holder
+        return LiveExecutor(sender, self.sessions, chain_now, self.caps(), owner=holder.token)
 
 
 def build_app(settings: Settings, *, live: bool | None = None, connect_chains: bool = True, need_key: bool | None = None) -> App:

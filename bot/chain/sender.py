@@ -25,8 +25,7 @@ from bot.chain.txcodec import Signer, UnsignedTx
 from bot.errors import OperationalError, TemporaryError
 from bot.markets.base import TxRequest
 from bot.store import hotjournal
-from bot.store.db import engine_of, session_scope
-from bot.store.journal import TxAttempt
+from bot.store.db import engine_of
 
 log = logging.getLogger(__name__)
 
@@ -169,10 +168,8 @@ class TxSender:
         return "rejected", text
 
     def mark_attempt(self, attempt_id: int, status: str) -> None:
-        with session_scope(self.sessions) as s:
-            attempt = s.get(TxAttempt, attempt_id)
-            if attempt is not None:
-                attempt.status = status
+        with hotjournal.write(engine_of(self.sessions)) as conn:
+            hotjournal.mark_attempt(conn, attempt_id, status)
 
     # -- receipts ---------------------------------------------------------------------------------------------------
     def receipt(self, tx_hash: str) -> Receipt | None:
@@ -221,10 +218,5 @@ class TxSender:
             time.sleep(poll)
 
     def finish_attempt(self, attempt_id: int, receipt: Receipt) -> None:
-        with session_scope(self.sessions) as s:
-            attempt = s.get(TxAttempt, attempt_id)
-            if attempt is not None:
-                attempt.status = "mined"
-                attempt.receipt_status = receipt.status
-                attempt.block_number = receipt.block_number
-                attempt.gas_cost_wei = receipt.gas_cost_wei
+        with hotjournal.write(engine_of(self.sessions)) as conn:
+            hotjournal.mine_attempt(conn, receipt.tx_hash, receipt.status, receipt.block_number, receipt.gas_cost_wei)

@@ -16,13 +16,14 @@ from sqlalchemy import select
 from bot.app import App, build_app
 from bot.cli.common import EXIT, CliError, Ctx, emit, json_option, parse_amount, pass_ctx
 from bot.domain import Position
-from bot.engine.executor import BetRequest
+from bot.engine.account_lock import AccountBusy
+from bot.engine.executor import BetRequest, BetResult, await_outcome, hand_over
 from bot.engine.health import to_plain
 from bot.engine.risk import RiskContext, default_limits, evaluate
 from bot.payout import expected_payout_if_win, gross_multiple
 from bot.store import hotjournal
 from bot.store.db import session_scope
-from bot.store.journal import Intent
+from bot.store.journal import Intent, IntentState
 
 ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
@@ -120,16 +121,23 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
             consecutive_losses=stats[2]))
         if not verdict.allowed:
             raise CliError(f"refused by risk limit {verdict.limit}: {verdict.reason}", EXIT["refused"])
-        executor = app.executor(market)
-        if app.live and app.market(market).spec.currency == "erc20":
-            _ensure_allowance(app, market, stake)
-        result = executor.place(BetRequest(
+        req = BetRequest(
             market=app.market(market), epoch=view["epoch"], position=position, amount=stake,
             lock_ts=rnd.lock_timestamp, start_ts=rnd.start_timestamp, strategy="manual", origin="manual",
             decision={"manual": True, "bull_pool_wei": rnd.bull_amount, "bear_pool_wei": rnd.bear_amount},
-            fired_at=time.perf_counter()))
+            fired_at=time.perf_counter())
+        try:
+            result = app.executor(market).place(req)  # live: takes the account lock first (one sender per account)
+            executed_by = "this process"
+        except AccountBusy as busy:
+            if busy.holder.get("role") != "daemon":
+                raise
+            result = _through_the_daemon(app, req, rnd.lock_timestamp - int(view["seconds_to_lock"] or 0))
+            executed_by = f"the running daemon (pid {busy.holder.get('pid')})"
+        finally:
+            app.release_locks()
         out = {**view, "result": result.state.value, "reason": result.reason, "tx_hash": result.tx_hash,
-               "duplicate": result.duplicate}
+               "duplicate": result.duplicate, "executed_by": executed_by}
         emit(out, as_json, f"{result.state.value}: {position.label} {stake} wei on {market} epoch {view['epoch']}"
              + (f" tx {result.tx_hash}" if result.tx_hash else "") + (f" ({result.reason})" if result.reason else ""))
         if result.duplicate:  # the journal already holds a bet for this round: this one was not placed
@@ -148,6 +156,8 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
         if market is not None:
             _check_market(ctx, market)
         app = build_app(ctx.settings, live=True)
+        for name in app.markets:  # one live sender per account: a running daemon claims by itself (exit 4 here)
+            app.lock_account("claim", name)
         from bot.engine.runner import build_reconcilers
 
         report: dict[str, Any] = {}
@@ -240,15 +250,20 @@ def _echo_lines(report: dict[str, Any]) -> None:
         click.echo(f"{key}: {value}")
 
 
-def _ensure_allowance(app: App, market: str, stake: int) -> None:
-    """V3: approve exactly the stake when the allowance is short (never unlimited)."""
-    m = app.market(market)
-    if m.allowance(app.account_address()) >= stake:
-        return
-    sender = app.sender(market)
-    _, receipt = sender.send(m.build_approve(stake), market)
-    if receipt is None or receipt.status != 1:
-        raise CliError("token approval failed", EXIT["refused"])
+def _through_the_daemon(app: App, req: BetRequest, chain_now: int) -> BetResult:
+    """The account is held by a running daemon: journal the bet as a manual intent for it, then wait for its result
+    (the daemon signs it through the same caps and lifecycle; nothing is signed here)."""
+    opened = hand_over(app.engine, req, app.account_address(), app.caps())
+    if opened.denied:
+        return BetResult(opened.row.id, IntentState.FAILED, f"spending cap: {opened.denied}")
+    if not opened.created:
+        return BetResult(opened.row.id, opened.row.state, "already decided for this round", duplicate=True)
+    click.echo(f"handed to the running daemon as intent {opened.row.id}; waiting for its result", err=True)
+    deadline = time.time() + max(req.lock_ts - chain_now, 0) + app.settings.execution.claim_interval_seconds + 30
+    row = await_outcome(app.engine, opened.row.id, deadline)
+    if not row.state.terminal:
+        return BetResult(row.id, row.state, "the daemon has not finished it yet: see `status`")
+    return BetResult(row.id, row.state, row.reason, row.tx_hash)
 
 
 def _interactive() -> bool:

@@ -105,6 +105,9 @@ class AccountLock:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
+    def __del__(self) -> None:  # an App dropped without release_locks (e.g. one CLI command after another in a test)
+        self.release()
+
     def __enter__(self) -> AccountLock:
         self.acquire()
         return self

@@ -172,6 +172,11 @@ class Daemon:
             return results
         return []
 
+    def drive_handed_over(self) -> None:
+        if isinstance(self.executor, LiveExecutor):
+            for result in self.executor.drive_handed_over({m.name: m.market for m in self.markets}):
+                self.stats.bets[result.state.value] = self.stats.bets.get(result.state.value, 0) + 1
+
     def start(self) -> None:
         self.recover()
         gc.freeze()  # long-lived startup objects leave the collector's generations: shorter GC passes later
@@ -186,6 +191,11 @@ class Daemon:
             next_run_time=datetime.now(UTC),
         )
         self.scheduler.add_job(self._safe, "interval", args=[self.heartbeat], seconds=30, id="heartbeat")
+        if isinstance(self.executor, LiveExecutor):
+            # manual bets handed over by `bet --live` while we hold the account: same caps, same lifecycle
+            self.scheduler.add_job(
+                self._safe, "interval", args=[self.drive_handed_over], seconds=self.watch_interval, id="handover",
+            )
         if self.claimer is not None:
             self.scheduler.add_job(
                 self._safe, "interval", args=[self.claimer], seconds=self.settings.execution.claim_interval_seconds,

@@ -2,10 +2,20 @@
 
 Live path (each step one DB transaction, in this order):
 1. intent row committed (unique per market/epoch/account: a second intent for the round is impossible), the spending
-   caps checked in the same transaction (a violation is committed as a FAILED intent);
-2. timing guard (never send when chain time >= lock - 1); pre-flight ``eth_call`` against pending;
-3. sign, commit the raw transaction + hash, then broadcast to every RPC;
-4. watch: landed / reverted (with the contract's reason) / too late / dropped; same-nonce fee bump while still bettable.
+   caps checked in the same transaction against the journaled stake, in-flight intents counted (a violation is
+   committed as a FAILED intent). An intent that already exists is driven with its *journaled* side and amount —
+   never the caller's — after the caps are checked again against exactly that;
+2. ERC-20 markets: the allowance, approved for exactly the journaled stake, only now (after the caps and the journal);
+3. timing guard (never send when chain time >= lock - 1); pre-flight: one JSON-RPC batch reading our ``ledger`` entry
+   on ``latest`` (a bet already there — another host with the same key — means nothing is sent) and ``eth_call``-ing
+   the bet against ``pending``;
+4. sign, commit the raw transaction + hash, then broadcast to every RPC (a re-sign after "nonce too low" re-reads the
+   ledger first);
+5. watch: landed / reverted (with the contract's reason and the gas it burnt) / too late / dropped; same-nonce fee bump
+   while still bettable.
+Every state change goes through ``bot.store.hotjournal.transition`` (the lifecycle's allowed moves). A live executor is
+the *owner* of its account's intents: it is built only by the holder of the account lock (``bot.engine.account_lock``),
+so it may adopt any open intent of the account (the previous owner is gone) and the manual intents a CLI hands over.
 Paper path: the same intent row, filled at the pools seen at decision time; settled later on the real outcome.
 """
 
@@ -17,21 +27,22 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.chain.clock import last_bettable_second
 from bot.chain.sender import Receipt, TxSender
-from bot.domain import Position
+from bot.domain import LedgerEntry, Position
 from bot.engine.trace import BetTrace
-from bot.errors import OperationalError, RevertError, TemporaryError
+from bot.errors import BotError, OperationalError, RevertError, TemporaryError
 from bot.markets.base import PredictionMarket, TxRequest
 from bot.store import hotjournal
-from bot.store.db import engine_of, session_scope
-from bot.store.journal import Intent, IntentState, TxAttempt
+from bot.store.db import engine_of
+from bot.store.hotjournal import IntentRow
+from bot.store.journal import IntentState
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +86,14 @@ class SpendingCaps:
     max_per_bet: int
     max_per_day: int
 
-    def check(self, conn: sqlite3.Connection, account: str, amount: int, now: float) -> str | None:
+    def check(self, conn: sqlite3.Connection, account: str, amount: int, now: float, excluding: int = -1) -> str | None:
+        """Why ``amount`` may not be staked now (None: it may). Counts today's stakes, in-flight intents included,
+        except the intent ``excluding`` (the one being checked)."""
         if amount > self.max_per_bet:
             return f"stake {amount} wei exceeds the per-bet cap {self.max_per_bet}"
-        spent = hotjournal.staked_today(conn, account, now)
+        spent = hotjournal.staked_today(conn, account, now, excluding)
         if spent + amount > self.max_per_day:
-            return f"daily cap: {spent} wei already staked today, cap {self.max_per_day}"
+            return f"daily cap: {spent} wei already staked or in flight today, cap {self.max_per_day}"
         return None
 
 
@@ -94,24 +107,37 @@ class Executor(Protocol):
         """Refresh caches the bet path reads (called by the daemon's watch job)."""
 
 
-def _crashpoint(name: str) -> None:
-    """Fault injection for crash tests: ``ALLORA_BOT_CRASH_AT=<name>`` kills the process here (no cleanup)."""
-    if os.environ.get("ALLORA_BOT_CRASH_AT") == name:
-        os._exit(137)
+@dataclass(frozen=True)
+class Opened:
+    """The intent a request resolved to: ``row`` holds what will be signed; ``drive`` says whether we sign it."""
+
+    row: IntentRow
+    created: bool
+    drive: bool
+    denied: str | None = None
 
 
 def _open_intent(
-    sessions: sessionmaker[Session], req: BetRequest, account: str, mode: str, caps: SpendingCaps | None = None
-) -> tuple[int, bool, str]:
-    """Commit the intent row (one transaction under the write lock; a cap violation is committed as a FAILED intent).
+    engine: Engine, req: BetRequest, account: str, mode: str, caps: SpendingCaps | None, owner: str, adopt: bool
+) -> Opened:
+    """Commit the round's intent, or resolve the one the journal already holds (one transaction under the write lock).
 
-    Returns (intent id, created, state).
+    A new intent carries the request's side and amount, checked against the caps (a violation is committed as a
+    FAILED intent). An existing INTENDED intent is adopted (``adopt``: we own the account) with its journaled values,
+    checked against the caps again; anything else is a duplicate.
     """
     now = time.time()
-    with hotjournal.write(engine_of(sessions)) as conn:
-        existing = hotjournal.intent_state(conn, req.market.name, req.epoch, account)
-        if existing is not None:
-            return existing[0], False, existing[1]
+    with hotjournal.write(engine) as conn:
+        row = hotjournal.round_intent(conn, req.market.name, req.epoch, account)
+        if row is not None:
+            if not (adopt and row.state is IntentState.INTENDED):
+                return Opened(row, False, False)
+            denied = caps.check(conn, account, row.amount_wei, now, excluding=row.id) if caps is not None else None
+            if denied:
+                hotjournal.transition(conn, row.id, IntentState.FAILED, now, f"spending cap: {denied}")
+            elif row.owner != owner and not hotjournal.claim_intent(conn, row.id, owner, row.owner, now):
+                return Opened(row, False, False)
+            return Opened(hotjournal.intent_by_id(conn, row.id) or row, False, denied is None, denied)
         denied = caps.check(conn, account, req.amount, now) if caps is not None else None
         fields = {
             "market": req.market.name,
@@ -125,20 +151,25 @@ def _open_intent(
             "decision": json.dumps(req.decision, default=str, sort_keys=True),
             "lock_ts": req.lock_ts,
             "fired_at": req.fired_at,
+            "owner": owner,
         }
         if denied:
-            fields |= {"state": IntentState.FAILED.value, "reason": denied}
-        return hotjournal.insert_intent(conn, fields, now), True, str(fields.get("state", IntentState.INTENDED.value))
+            fields |= {"state": IntentState.FAILED.value, "reason": f"spending cap: {denied}"}
+        intent_id = hotjournal.insert_intent(conn, fields, now)
+        created = hotjournal.intent_by_id(conn, intent_id)
+        assert created is not None
+        return Opened(created, True, denied is None, denied)
 
 
-def _set_state(sessions: sessionmaker[Session], intent_id: int, state: IntentState, reason: str = "", **attrs: Any) -> None:
-    with session_scope(sessions) as s:
-        intent = s.get(Intent, intent_id)
-        if intent is None:
-            return
-        intent.set_state(state, reason or None)
-        for key, value in attrs.items():
-            setattr(intent, key, value)
+def _move(engine: Engine, intent_id: int, state: IntentState, reason: str | None = None, **attrs: Any) -> None:
+    """One lifecycle move, in its own durable transaction."""
+    with hotjournal.write(engine) as conn:
+        hotjournal.transition(conn, intent_id, state, time.time(), reason, **attrs)
+
+
+def process_owner(role: str) -> str:
+    """An owner token for a process that is not (yet) a lock holder: ``role:pid``."""
+    return f"{role}:{os.getpid()}"
 
 
 class PaperExecutor:
@@ -148,23 +179,28 @@ class PaperExecutor:
 
     def __init__(self, sessions: sessionmaker[Session], account: str, caps: SpendingCaps | None = None) -> None:
         self.sessions = sessions
+        self.engine = engine_of(sessions)
         self.account = account
         self.caps = caps
+        self.owner = process_owner("paper")
 
     def prepare(self) -> None:
         """Nothing cached: a paper fill makes no RPC."""
 
     def place(self, req: BetRequest) -> BetResult:
-        intent_id, created, state = _open_intent(self.sessions, req, self.account, self.mode, self.caps)
-        if not created:
-            return BetResult(intent_id, IntentState(state), "already decided for this round", duplicate=True)
-        if state == IntentState.FAILED.value:
-            return BetResult(intent_id, IntentState.FAILED, "spending cap")
-        _set_state(self.sessions, intent_id, IntentState.PAPER, "simulated fill at decision-time pools")
-        return BetResult(intent_id, IntentState.PAPER, "paper fill", latency=time.perf_counter() - req.fired_at if req.fired_at else None)
+        opened = _open_intent(self.engine, req, self.account, self.mode, self.caps, self.owner, adopt=False)
+        if opened.denied:
+            return BetResult(opened.row.id, IntentState.FAILED, f"spending cap: {opened.denied}")
+        if not opened.created:
+            return BetResult(opened.row.id, opened.row.state, "already decided for this round", duplicate=True)
+        _move(self.engine, opened.row.id, IntentState.PAPER, "simulated fill at decision-time pools")
+        return BetResult(opened.row.id, IntentState.PAPER, "paper fill",
+                         latency=time.perf_counter() - req.fired_at if req.fired_at else None)
 
 
 class LiveExecutor:
+    """Signs and sends bets for one account. Build it only in the process that holds the account lock."""
+
     mode = "live"
 
     def __init__(
@@ -177,9 +213,12 @@ class LiveExecutor:
         late_grace: float = 15.0,
         preflight: bool = True,
         watch: bool = True,
+        owner: str = "",
+        crash_hook: Callable[[str], None] | None = None,
     ) -> None:
         self.sender = sender
         self.sessions = sessions
+        self.engine = engine_of(sessions)
         self.account = sender.address
         self.chain_now = chain_now
         self.caps = caps
@@ -187,29 +226,44 @@ class LiveExecutor:
         self.late_grace = late_grace
         self.preflight = preflight
         self.watch_receipts = watch
+        self.owner = owner or process_owner("live")
+        self.crash_hook = crash_hook  # tests only: called at each named step ("after-intent", "after-sign", ...)
         self.last_accepted_latency = 0.0  # seconds the node took to answer the last broadcast
 
     def prepare(self) -> None:
         """Refresh the cached fee suggestion when it is over a second old (the watch job calls this)."""
         self.sender.fees(max_age=1.0)
 
+    def _step(self, name: str) -> None:
+        if self.crash_hook is not None:
+            self.crash_hook(name)
+
     # -- placing ------------------------------------------------------------------------------------------------------
     def place(self, req: BetRequest) -> BetResult:
         fired = req.fired_at or time.perf_counter()
-        if req.market.spec.currency == "erc20":
-            self.ensure_allowance(req.market, req.amount)
-        tx = req.market.build_bet(req.position, req.epoch, req.amount)
         req.mark("build")
-        intent_id, created, state = _open_intent(self.sessions, req, self.account, self.mode, self.caps)
+        opened = _open_intent(self.engine, req, self.account, self.mode, self.caps, self.owner, adopt=True)
         req.mark("intent-commit")
-        if not created and state != IntentState.INTENDED.value:
-            return BetResult(intent_id, IntentState(state), "already decided for this round", duplicate=True)
-        if state == IntentState.FAILED.value:
-            return BetResult(intent_id, IntentState.FAILED, "spending cap")
-        _crashpoint("after-intent")
-        checked = self._checks(req, tx)  # chain clock + pre-flight eth_call against pending
+        if opened.denied:
+            return BetResult(opened.row.id, IntentState.FAILED, f"spending cap: {opened.denied}")
+        if not opened.drive:
+            return BetResult(opened.row.id, opened.row.state, "already decided for this round", duplicate=True)
+        self._step("after-intent")
+        return self._drive_row(opened.row, req, fired)
+
+    def _drive_row(self, row: IntentRow, req: BetRequest, fired: float) -> BetResult:
+        """Drive an intent we own with its journaled side and amount (whatever the request said)."""
+        req = replace(req, position=Position(row.position), amount=row.amount_wei, lock_ts=row.lock_ts or req.lock_ts)
+        if req.market.spec.currency == "erc20":
+            try:
+                self.ensure_allowance(req.market, row.amount_wei)  # after the caps passed and the intent is journaled
+            except (TemporaryError, RevertError, OperationalError) as exc:
+                _move(self.engine, row.id, IntentState.FAILED, f"token approval: {exc}")
+                return BetResult(row.id, IntentState.FAILED, f"token approval: {exc}")
+        tx = req.market.build_bet(req.position, req.epoch, req.amount)
+        checked = self._checks(req, tx)  # chain clock + one batch: our ledger entry (latest) + the bet (pending)
         req.mark("preflight")
-        return self._drive(intent_id, req, fired, tx, checked)
+        return self._drive(row.id, req, fired, tx, checked)
 
     def ensure_allowance(self, market: PredictionMarket, amount: int) -> None:
         """ERC-20 markets: approve exactly the stake when the allowance is short (never an unlimited approval)."""
@@ -219,39 +273,44 @@ class LiveExecutor:
         if receipt is None or receipt.status != 1:
             raise TemporaryError("token approval did not land")
 
-    def _checks(self, req: BetRequest, tx: TxRequest) -> tuple[float, RevertError | TemporaryError | None]:
-        """(chain time, the pre-flight's error or None)."""
+    def _checks(self, req: BetRequest, tx: TxRequest) -> tuple[float, BotError | None]:
+        """(chain time, the reason not to send or None). ``AlreadyBet`` when the chain holds our bet for the round."""
         try:
             now = self.chain_now()
         except TemporaryError as exc:
             return float("inf"), exc
-        if not self.preflight or now >= last_bettable_second(req.lock_ts):
+        if now >= last_bettable_second(req.lock_ts):
             return now, None
         try:
-            req.market.simulate(tx, self.account)
-        except (RevertError, TemporaryError) as exc:
-            return now, exc
-        return now, None
+            entry, error = req.market.preflight(tx, self.account, req.epoch, simulate=self.preflight)
+        except (TemporaryError, OperationalError) as exc:
+            return now, TemporaryError(str(exc))
+        if entry.amount > 0:
+            return now, AlreadyBet(entry)
+        return now, error
 
     def _drive(
         self,
         intent_id: int,
         req: BetRequest,
         fired: float,
-        tx: TxRequest | None = None,
-        checks: tuple[float, RevertError | TemporaryError | None] | None = None,
+        tx: TxRequest,
+        checks: tuple[float, BotError | None],
     ) -> BetResult:
-        tx = tx or req.market.build_bet(req.position, req.epoch, req.amount)
-        now, error = checks if checks is not None else self._checks(req, tx)
+        now, error = checks
         if now >= last_bettable_second(req.lock_ts):
-            _set_state(self.sessions, intent_id, IntentState.TOO_LATE, "chain time at or past lock - 1: not sent")
+            _move(self.engine, intent_id, IntentState.TOO_LATE, "chain time at or past lock - 1: not sent")
             return BetResult(intent_id, IntentState.TOO_LATE, "too late to send")
+        if isinstance(error, AlreadyBet):
+            reason = f"not sent: {error}"
+            _move(self.engine, intent_id, IntentState.FAILED, reason)
+            return BetResult(intent_id, IntentState.FAILED, reason, duplicate=True)
         if isinstance(error, RevertError):
             state = IntentState.TOO_LATE if error.reason in LATE_REASONS else IntentState.REVERTED
-            _set_state(self.sessions, intent_id, state, f"pre-flight: {error.reason}")
+            _move(self.engine, intent_id, state, f"pre-flight: {error.reason}")
             return BetResult(intent_id, state, error.reason)
         if isinstance(error, TemporaryError):
-            _set_state(self.sessions, intent_id, IntentState.FAILED, f"pre-flight unavailable: {error}")
+            _move(self.engine, intent_id, IntentState.FAILED, f"pre-flight unavailable: {error}")
             return BetResult(intent_id, IntentState.FAILED, str(error))
         sent = self._sign_and_send(intent_id, req, tx)
         if isinstance(sent, BetResult):
@@ -269,7 +328,8 @@ class LiveExecutor:
     def _sign_and_send(
         self, intent_id: int, req: BetRequest, tx: TxRequest
     ) -> BetResult | tuple[int, Any, str, float]:
-        """Reserve a nonce, journal the signed tx, broadcast. One retry with a fresh nonce on "nonce too low"."""
+        """Reserve a nonce, journal the signed tx, broadcast. One re-sign with a fresh nonce on "nonce too low", after
+        the ledger says the round still holds no bet of ours."""
         for attempt_no in range(2):
             try:
                 nonce = self.sender.nonces.reserve(self.account)
@@ -279,31 +339,37 @@ class LiveExecutor:
                 req.mark("sign")
                 attempt_id = self.sender.record_attempt(tx, req.market.name, nonce, fees, raw, tx_hash, intent_id)
                 req.mark("journal-commit")
-            except TemporaryError as exc:
-                _set_state(self.sessions, intent_id, IntentState.FAILED, f"could not sign: {exc}")
+            except (TemporaryError, OperationalError) as exc:
+                _move(self.engine, intent_id, IntentState.FAILED, f"could not sign: {exc}")
                 return BetResult(intent_id, IntentState.FAILED, str(exc))
-            _crashpoint("after-sign")
+            self._step("after-sign")
             handed = time.perf_counter()  # the raw transaction is handed to the RPC client
             req.mark("handed", handed)
             outcome, err = self._broadcast(raw)
             self.last_accepted_latency = time.perf_counter() - handed
-            _crashpoint("after-broadcast")
+            self._step("after-broadcast")
             if outcome in ("sent", "known"):
                 self.sender.mark_attempt(attempt_id, "sent")
-                _set_state(self.sessions, intent_id, IntentState.SENT, "", handed_at=time.time())
+                _move(self.engine, intent_id, IntentState.SENT, "", handed_at=time.time())
                 return nonce, fees, tx_hash, handed
             self.sender.nonces.resync(self.account)
             if outcome == "nonce-too-low" and self.sender.wait(tx_hash, timeout=1.0) is not None:
                 self.sender.mark_attempt(attempt_id, "sent")
+                _move(self.engine, intent_id, IntentState.SENT, "", handed_at=time.time())
                 return nonce, fees, tx_hash, handed
             # refused outright: this signed transaction will never be mined
             self.sender.mark_attempt(attempt_id, "failed")
             if outcome == "nonce-too-low" and attempt_no == 0 and self.chain_now() < last_bettable_second(req.lock_ts):
+                entry = req.market.ledger(req.epoch, self.account)
+                if entry.amount > 0:  # the nonce went to a bet on this very round (another host, same key)
+                    reason = f"not re-signed: {AlreadyBet(entry)}"
+                    _move(self.engine, intent_id, IntentState.FAILED, reason)
+                    return BetResult(intent_id, IntentState.FAILED, reason, duplicate=True)
                 log.warning("nonce %s already used by another transaction; re-signing with a fresh nonce", nonce)
                 continue
-            _set_state(self.sessions, intent_id, IntentState.FAILED, f"broadcast {outcome}: {err[:160]}")
+            _move(self.engine, intent_id, IntentState.FAILED, f"broadcast {outcome}: {err[:160]}")
             return BetResult(intent_id, IntentState.FAILED, err[:160], tx_hash)
-        _set_state(self.sessions, intent_id, IntentState.FAILED, "nonce conflict persisted")
+        _move(self.engine, intent_id, IntentState.FAILED, "nonce conflict persisted")
         return BetResult(intent_id, IntentState.FAILED, "nonce conflict persisted")
 
     def _broadcast(self, raw: bytes) -> tuple[str, str]:
@@ -347,9 +413,8 @@ class LiveExecutor:
         return bumped
 
     def _attempt_hashes(self, intent_id: int) -> list[str]:
-        with session_scope(self.sessions) as s:
-            rows = s.scalars(select(TxAttempt.tx_hash).where(TxAttempt.intent_id == intent_id).order_by(TxAttempt.id))
-            return list(rows)
+        with hotjournal.connection(self.engine) as conn:
+            return hotjournal.attempt_hashes(conn, intent_id)
 
     def _finish(self, intent_id: int, req: BetRequest, tx: TxRequest, tx_hash: str, receipt: Receipt) -> BetResult:
         block = self.sender.w3.eth.get_block(receipt.block_number)
@@ -360,22 +425,16 @@ class LiveExecutor:
             "gas_used": receipt.gas_used,
             "gas_cost_wei": receipt.gas_cost_wei,
         }
-        with session_scope(self.sessions) as s:
-            for attempt in s.scalars(select(TxAttempt).where(TxAttempt.intent_id == intent_id)):
-                if attempt.tx_hash == tx_hash:
-                    attempt.status = "mined"
-                    attempt.receipt_status = receipt.status
-                    attempt.block_number = receipt.block_number
-                    attempt.gas_cost_wei = receipt.gas_cost_wei
-                elif attempt.status in ("sent", "signed"):
-                    attempt.status = "replaced"
         if receipt.status == 1:
-            _set_state(self.sessions, intent_id, IntentState.LANDED, "", **attrs)
-            return BetResult(intent_id, IntentState.LANDED, "", tx_hash)
-        reason = self._revert_reason(req, tx, receipt.block_number)
-        state = IntentState.TOO_LATE if reason in LATE_REASONS else IntentState.REVERTED
-        _set_state(self.sessions, intent_id, state, f"mined and reverted: {reason}", **attrs)
-        return BetResult(intent_id, state, reason, tx_hash)
+            state, reason, why = IntentState.LANDED, "", ""
+        else:
+            why = self._revert_reason(req, tx, receipt.block_number)
+            state = IntentState.TOO_LATE if why in LATE_REASONS else IntentState.REVERTED
+            reason = f"mined and reverted: {why}"  # the gas it burnt is in gas_cost_wei
+        with hotjournal.write(self.engine) as conn:
+            hotjournal.mine_attempt(conn, tx_hash, receipt.status, receipt.block_number, receipt.gas_cost_wei, intent_id)
+            hotjournal.transition(conn, intent_id, state, time.time(), reason, **attrs)
+        return BetResult(intent_id, state, why, tx_hash)
 
     def _revert_reason(self, req: BetRequest, tx: TxRequest, block_number: int) -> str:
         try:
@@ -389,69 +448,108 @@ class LiveExecutor:
     def _unresolved(self, intent_id: int, req: BetRequest) -> BetResult:
         entry = req.market.ledger(req.epoch, self.account)
         if entry.amount > 0:
-            _set_state(self.sessions, intent_id, IntentState.LANDED, "bet found in ledger; receipt not seen")
+            _move(self.engine, intent_id, IntentState.LANDED, "bet found in ledger; receipt not seen")
             return BetResult(intent_id, IntentState.LANDED, "ledger")
-        _set_state(self.sessions, intent_id, IntentState.DROPPED, "not mined before lock")
+        _move(self.engine, intent_id, IntentState.DROPPED, "not mined before lock")
         return BetResult(intent_id, IntentState.DROPPED, "not mined before lock")
 
-    # -- recovery -----------------------------------------------------------------------------------------------------
+    # -- ownership: recovery and hand-overs ----------------------------------------------------------------------------
+    def _adopt(self, rows: list[IntentRow]) -> list[IntentRow]:
+        """Take ownership of ``rows`` (we hold the account lock: their previous owner is gone, or handed them over)."""
+        adopted = []
+        with hotjournal.write(self.engine) as conn:
+            for row in rows:
+                if row.owner == self.owner or hotjournal.claim_intent(conn, row.id, self.owner, row.owner, time.time()):
+                    adopted.append(row)
+        return adopted
+
     def recover(self, markets: dict[str, PredictionMarket]) -> list[BetResult]:
-        """Resolve every open intent from the chain before anything new is sent."""
-        results: list[BetResult] = []
-        with session_scope(self.sessions) as s:
-            rows = s.scalars(
-                select(Intent).where(
-                    Intent.account == self.account,
-                    Intent.mode == self.mode,
-                    Intent.state.in_([IntentState.INTENDED, IntentState.SIGNED, IntentState.SENT]),
-                )
-            ).all()
-            pending = [(r.id, r.market, r.epoch, r.state, r.lock_ts, r.position, r.amount_wei) for r in rows]
-        for intent_id, market_name, epoch, state, lock_ts, position, amount in pending:
-            market = markets.get(market_name)
-            if market is None:
-                continue
-            results.append(self._recover_one(intent_id, market, epoch, state, lock_ts, Position(position), amount))
+        """Resolve every open intent of the account from the chain before anything new is sent."""
+        with hotjournal.connection(self.engine) as conn:
+            rows = hotjournal.open_intents(conn, self.account, self.mode)
+        return [self._recover_one(row, markets[row.market]) for row in self._adopt([r for r in rows if r.market in markets])]
+
+    def drive_handed_over(self, markets: dict[str, PredictionMarket]) -> list[BetResult]:
+        """Execute the manual intents a CLI handed to this running process, through the same caps and lifecycle."""
+        with hotjournal.connection(self.engine) as conn:
+            rows = hotjournal.unclaimed_manual(conn, self.account, self.mode)
+        results = []
+        for row in self._adopt([r for r in rows if r.market in markets]):
+            req = BetRequest(market=markets[row.market], epoch=row.epoch, position=Position(row.position),
+                             amount=row.amount_wei, lock_ts=row.lock_ts, origin="manual", fired_at=time.perf_counter())
+            now = time.time()
+            with hotjournal.write(self.engine) as conn:
+                denied = self.caps.check(conn, self.account, row.amount_wei, now, excluding=row.id) if self.caps else None
+                if denied:
+                    hotjournal.transition(conn, row.id, IntentState.FAILED, now, f"spending cap: {denied}")
+            result = (BetResult(row.id, IntentState.FAILED, f"spending cap: {denied}") if denied
+                      else self._drive_row(row, req, req.fired_at))
+            log.info("manual bet %s epoch %d (handed over): %s %s", row.market, row.epoch, result.state.value,
+                     result.reason)
+            results.append(result)
         return results
 
-    def _recover_one(
-        self, intent_id: int, market: PredictionMarket, epoch: int, state: str, lock_ts: int, position: Position, amount: int
-    ) -> BetResult:
-        req = BetRequest(market=market, epoch=epoch, position=position, amount=amount, lock_ts=lock_ts)
-        tx = market.build_bet(position, epoch, amount)
+    def _recover_one(self, row: IntentRow, market: PredictionMarket) -> BetResult:
+        intent_id, epoch, lock_ts = row.id, row.epoch, row.lock_ts
+        req = BetRequest(market=market, epoch=epoch, position=Position(row.position), amount=row.amount_wei,
+                         lock_ts=lock_ts)
+        tx = market.build_bet(req.position, epoch, req.amount)
         for h in self._attempt_hashes(intent_id):
             receipt = self.sender.receipt(h)
             if receipt is not None:
                 return self._finish(intent_id, req, tx, h, receipt)
-        entry = market.ledger(epoch, self.account)
-        if entry.amount > 0:
-            _set_state(self.sessions, intent_id, IntentState.LANDED, "recovered: bet found in ledger")
-            return BetResult(intent_id, IntentState.LANDED, "recovered from ledger")
         bettable = self.chain_now() < last_bettable_second(lock_ts) and market.current_epoch() == epoch
-        if state == IntentState.INTENDED.value:
+        if row.state is IntentState.INTENDED:  # nothing was signed for it: any bet in the ledger is not ours
             if bettable:
-                return self._drive(intent_id, req, time.perf_counter())
-            _set_state(self.sessions, intent_id, IntentState.TOO_LATE, "recovered after restart: round no longer bettable")
+                return self._drive_row(row, req, time.perf_counter())  # its ledger check refuses if a bet is there
+            _move(self.engine, intent_id, IntentState.TOO_LATE, "recovered after restart: round no longer bettable")
             return BetResult(intent_id, IntentState.TOO_LATE, "recovered: too late")
+        if market.ledger(epoch, self.account).amount > 0:
+            _move(self.engine, intent_id, IntentState.LANDED, "recovered: bet found in ledger")
+            return BetResult(intent_id, IntentState.LANDED, "recovered from ledger")
         # signed or sent: the same signed bytes may be rebroadcast safely (same nonce, same hash)
         if bettable:
-            with session_scope(self.sessions) as s:
-                last = s.scalars(
-                    select(TxAttempt).where(TxAttempt.intent_id == intent_id).order_by(TxAttempt.id.desc())
-                ).first()
-                raw = bytes.fromhex(last.raw_tx) if last is not None else None
-                nonce = last.nonce if last is not None else None
-            if raw is not None and nonce is not None:
+            with hotjournal.connection(self.engine) as conn:
+                last = hotjournal.last_attempt(conn, intent_id)
+            if last is not None:
+                raw, nonce = last
                 outcome, err = self._broadcast(raw)
                 if outcome in ("sent", "known"):
-                    _set_state(self.sessions, intent_id, IntentState.SENT, "rebroadcast after restart")
+                    _move(self.engine, intent_id, IntentState.SENT, "rebroadcast after restart")
                     return self.watch(intent_id, req, tx, nonce, None)
                 self.sender.nonces.resync(self.account)
-                _set_state(self.sessions, intent_id, IntentState.DROPPED, f"rebroadcast refused: {err[:120]}")
+                _move(self.engine, intent_id, IntentState.DROPPED, f"rebroadcast refused: {err[:120]}")
                 return BetResult(intent_id, IntentState.DROPPED, err[:120])
         self.sender.nonces.resync(self.account)
-        _set_state(self.sessions, intent_id, IntentState.DROPPED, "recovered after restart: not mined before lock")
+        _move(self.engine, intent_id, IntentState.DROPPED, "recovered after restart: not mined before lock")
         return BetResult(intent_id, IntentState.DROPPED, "recovered: not mined")
+
+
+class AlreadyBet(BotError):
+    """The chain already holds a bet of our account in this round (not one of this intent's transactions)."""
+
+    def __init__(self, entry: LedgerEntry) -> None:
+        super().__init__(f"the account already has a {entry.position.label} bet of {entry.amount} wei in round "
+                         f"{entry.epoch} on chain (placed by another process or host)")
+        self.entry = entry
+
+
+def hand_over(engine: Engine, req: BetRequest, account: str, caps: SpendingCaps | None) -> Opened:
+    """Journal a manual live intent for the process that holds the account (the daemon adopts and drives it). The
+    caps are checked here as for any new intent, and again by the daemon right before it signs."""
+    return _open_intent(engine, req, account, "live", caps, owner="", adopt=False)
+
+
+def await_outcome(engine: Engine, intent_id: int, deadline: float, poll: float = 0.2) -> IntentRow:
+    """Wait (until the wall-clock ``deadline``) for an intent to reach a terminal state; the last row seen."""
+    while True:
+        with hotjournal.connection(engine) as conn:
+            row = hotjournal.intent_by_id(conn, intent_id)
+        if row is None:
+            raise OperationalError(f"intent {intent_id} vanished from the journal")
+        if row.state.terminal or time.time() >= deadline:
+            return row
+        time.sleep(poll)
 
 
 def require_live_ok(mode: str, mainnet: bool, confirm_mainnet: bool) -> None:

@@ -73,6 +73,8 @@ def build_runtime(app: App, *, poller: Any = None, strategy: Any = None, clock: 
     def chain_now() -> float:
         return max(float(fast_block_time(w3)), chain_clock.now())
 
+    if app.live:
+        app.lock_account("daemon", first)  # one live sender per account: a second daemon refuses (exit 4)
     executor = app.executor(first)
     if poller is None:
         poller = build_poller(app.settings, app.sessions, clock=clock)

@@ -134,6 +134,10 @@ class PredictionMarket:
         }
 
     # -- raw calls (the hot path: no ABI lookups, no formatters) ------------------------------------------------------
+    def selector(self, fn: str) -> bytes:
+        """The 4-byte selector of ABI function ``fn`` (the signing policy allows calls by these)."""
+        return self._fns[fn].selector
+
     def encode_call(self, fn: str, args: Sequence[Any]) -> str:
         meta = self._fns[fn]
         return "0x" + (meta.selector + abi_encode(list(meta.inputs), list(args))).hex()
@@ -381,6 +385,33 @@ class PredictionMarket:
             if "revert" in str(exc).lower():
                 raise RevertError(revert_reason(exc)) from None
             raise
+
+    def preflight(
+        self, tx: TxRequest, sender: str, epoch: int, *, simulate: bool = True
+    ) -> tuple[LedgerEntry, RevertError | None]:
+        """One JSON-RPC batch before signing a bet: our ``ledger(epoch, sender)`` entry on ``latest`` and (``simulate``)
+        the bet ``eth_call``-ed against ``pending``. Returns (the entry, the bet's revert or None)."""
+        who = to_checksum_address(sender)
+        requests: list[tuple[Any, Any]] = [
+            ("eth_call", [{"to": self.address, "data": self.encode_call("ledger", [epoch, who])}, "latest"]),
+        ]
+        if simulate:
+            call = {"from": who, "to": tx.to, "data": tx.data, "value": hex(tx.value)}
+            requests.append(("eth_call", [call, "pending"]))
+        answers = self.w3.provider.make_batch_request(requests)  # type: ignore[attr-defined]
+        if not isinstance(answers, list) or len(answers) != len(requests):
+            raise TemporaryError(f"pre-flight batch answered with {str(answers)[:120]}")
+        ledger_answer = answers[0]
+        if ledger_answer.get("error") or not isinstance(ledger_answer.get("result"), str):
+            raise TemporaryError(f"pre-flight ledger read failed: {str(ledger_answer.get('error'))[:120]}")
+        out = bytes.fromhex(str(ledger_answer["result"])[2:])
+        if not out:
+            raise OperationalError(f"no contract at {self.address} answers ledger() (wrong address or chain)")
+        entry = self.decode_bet(epoch, abi_decode(list(self._fns["ledger"].outputs), out))
+        error: RevertError | None = None
+        if simulate and answers[1].get("error"):
+            error = RevertError(self._error_reason(answers[1]["error"]))
+        return entry, error
 
     def custom_error_name(self, exc: BaseException) -> str:
         """Name a custom-error revert (e.g. ``EnforcedPause``) from the ABI's error entries."""

@@ -23,10 +23,14 @@ from typing import Any, cast
 
 from sqlalchemy.engine import Engine
 
+from bot.store.journal import IllegalTransition, IntentState, allowed_from
+
 # Static SQL only (no string building). A stake counts as spent once signed (it may land) or paper-filled.
+# The daily cap counts every stake that may still be signed or has been: in-flight intents included (an intended row
+# is a stake about to be signed), so two intents committed together cannot pass the cap between them.
 STAKED_SINCE = (
-    "SELECT amount_wei FROM intents WHERE account = ? AND created_at >= ? "
-    "AND state IN ('signed', 'sent', 'landed', 'paper')"
+    "SELECT amount_wei FROM intents WHERE account = ? AND created_at >= ? AND id != ? "
+    "AND state IN ('intended', 'signed', 'sent', 'landed', 'paper')"
 )
 PNL_SINCE = "SELECT net_pnl_wei FROM settlements WHERE account = ? AND settled_at >= ? AND mode = ?"
 RECENT_RESULTS = (
@@ -34,11 +38,34 @@ RECENT_RESULTS = (
     "ORDER BY epoch DESC LIMIT ?"
 )
 ROUND_INTENT = "SELECT id, state FROM intents WHERE market = ? AND epoch = ? AND account = ?"
+INTENT_COLUMNS = "id, market, epoch, account, mode, origin, position, amount_wei, state, owner, lock_ts, reason, tx_hash"
+ROUND_INTENT_ROW = f"SELECT {INTENT_COLUMNS} FROM intents WHERE market = ? AND epoch = ? AND account = ?"  # noqa: S608
+INTENT_BY_ID = f"SELECT {INTENT_COLUMNS} FROM intents WHERE id = ?"  # noqa: S608
+OPEN_INTENTS = (
+    f"SELECT {INTENT_COLUMNS} FROM intents WHERE account = ? AND mode = ? "  # noqa: S608
+    "AND state IN ('intended', 'signed', 'sent') ORDER BY id"
+)
+UNCLAIMED_MANUAL = (
+    f"SELECT {INTENT_COLUMNS} FROM intents WHERE account = ? AND mode = ? AND origin = 'manual' "  # noqa: S608
+    "AND state = 'intended' AND owner = '' ORDER BY id"
+)
+CLAIM_INTENT = "UPDATE intents SET owner = ?, updated_at = ? WHERE id = ? AND owner = ? AND state IN ('intended', 'signed', 'sent')"
+ATTEMPT_HASHES = "SELECT tx_hash FROM tx_attempts WHERE intent_id = ? ORDER BY id"
+LAST_ATTEMPT = "SELECT raw_tx, nonce FROM tx_attempts WHERE intent_id = ? ORDER BY id DESC LIMIT 1"
+MARK_ATTEMPT = "UPDATE tx_attempts SET status = ? WHERE id = ?"
+MINE_ATTEMPT = (
+    "UPDATE tx_attempts SET status = 'mined', receipt_status = ?, block_number = ?, gas_cost_wei = ? WHERE tx_hash = ?"
+)
+REPLACE_SIBLINGS = (
+    "UPDATE tx_attempts SET status = 'replaced' WHERE intent_id = ? AND tx_hash != ? AND status IN ('signed', 'sent')"
+)
+# the intent columns a transition may set besides state/reason/updated_at (fixed names: never user input)
+SETTABLE = ("tx_hash", "block_number", "block_timestamp", "gas_used", "gas_cost_wei", "handed_at")
 INSERT_INTENT = (
     "INSERT INTO intents (market, epoch, account, mode, origin, position, amount_wei, state, reason, strategy, "
-    "decision, lock_ts, created_at, updated_at, fired_at, handed_at, gas_used, gas_cost_wei) "
+    "decision, lock_ts, created_at, updated_at, fired_at, handed_at, gas_used, gas_cost_wei, owner) "
     "VALUES (:market, :epoch, :account, :mode, :origin, :position, :amount_wei, :state, :reason, :strategy, "
-    ":decision, :lock_ts, :created_at, :updated_at, :fired_at, :handed_at, :gas_used, :gas_cost_wei)"
+    ":decision, :lock_ts, :created_at, :updated_at, :fired_at, :handed_at, :gas_used, :gas_cost_wei, :owner)"
 )
 INSERT_ATTEMPT = (
     "INSERT INTO tx_attempts (intent_id, kind, market, account, nonce, tx_hash, raw_tx, epochs, max_fee_wei, "
@@ -46,7 +73,11 @@ INSERT_ATTEMPT = (
     "VALUES (:intent_id, :kind, :market, :account, :nonce, :tx_hash, :raw_tx, :epochs, :max_fee_wei, "
     ":priority_fee_wei, :status, :gas_cost_wei, :created_at)"
 )
-MARK_SIGNED = "UPDATE intents SET state = 'signed', tx_hash = ?, updated_at = ? WHERE id = ?"
+# a replacement attempt of a SENT intent keeps it SENT (the lifecycle never moves back)
+MARK_SIGNED = (
+    "UPDATE intents SET state = CASE WHEN state = 'sent' THEN 'sent' ELSE 'signed' END, tx_hash = ?, updated_at = ? "
+    "WHERE id = ? AND state IN ('intended', 'signed', 'sent')"
+)
 
 
 @contextmanager
@@ -86,9 +117,10 @@ def intent_state(conn: sqlite3.Connection, market: str, epoch: int, account: str
     return None if row is None else (int(row[0]), str(row[1]))
 
 
-def staked_today(conn: sqlite3.Connection, account: str, now: float) -> int:
-    """Wei staked (signed, sent, landed or paper-filled) by ``account`` since midnight UTC."""
-    rows = conn.execute(STAKED_SINCE, (account, day_start(now))).fetchall()
+def staked_today(conn: sqlite3.Connection, account: str, now: float, excluding: int = -1) -> int:
+    """Wei staked or about to be (intended, signed, sent, landed or paper-filled) by ``account`` since midnight UTC,
+    leaving out the intent ``excluding`` (the one being checked)."""
+    rows = conn.execute(STAKED_SINCE, (account, day_start(now), excluding)).fetchall()
     return sum(int(r[0]) for r in rows)
 
 
@@ -138,7 +170,7 @@ def risk_snapshot(engine: Engine, market: str, epoch: int, account: str, mode: s
 def insert_intent(conn: sqlite3.Connection, fields: dict[str, Any], now: float) -> int:
     """Insert an intent row (wei as exact decimal text, like ``WeiType``); unset columns get the model's defaults."""
     row = {"state": "intended", "reason": "", "handed_at": 0.0, "gas_used": 0, "created_at": now, "updated_at": now,
-           "origin": "daemon", "strategy": "", "decision": "{}", "lock_ts": 0, "fired_at": 0.0, **fields}
+           "origin": "daemon", "strategy": "", "decision": "{}", "lock_ts": 0, "fired_at": 0.0, "owner": "", **fields}
     row["amount_wei"] = str(int(row["amount_wei"]))
     row["gas_cost_wei"] = "0"
     return int(conn.execute(INSERT_INTENT, row).lastrowid or 0)
@@ -150,6 +182,101 @@ def insert_attempt(conn: sqlite3.Connection, fields: dict[str, Any], now: float)
     for key in ("max_fee_wei", "priority_fee_wei"):
         row[key] = str(int(row[key]))
     attempt_id = int(conn.execute(INSERT_ATTEMPT, row).lastrowid or 0)
-    if row["intent_id"] is not None:
-        conn.execute(MARK_SIGNED, (row["tx_hash"], now, row["intent_id"]))
+    if row["intent_id"] is not None and conn.execute(MARK_SIGNED, (row["tx_hash"], now, row["intent_id"])).rowcount != 1:
+        raise IllegalTransition(f"intent {row['intent_id']}: a transaction signed for an intent that is no longer open")
     return attempt_id
+
+
+# -- the lifecycle: one way to write each move ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class IntentRow:
+    """An intent as the journal holds it: what will be signed is ``position`` and ``amount_wei``, nothing else."""
+
+    id: int
+    market: str
+    epoch: int
+    account: str
+    mode: str
+    origin: str
+    position: int
+    amount_wei: int
+    state: IntentState
+    owner: str
+    lock_ts: int
+    reason: str
+    tx_hash: str | None = None
+
+
+def _row(values: Any) -> IntentRow:
+    v = tuple(values)
+    return IntentRow(int(v[0]), str(v[1]), int(v[2]), str(v[3]), str(v[4]), str(v[5]), int(v[6]), int(v[7]),
+                     IntentState(v[8]), str(v[9] or ""), int(v[10] or 0), str(v[11] or ""),
+                     None if v[12] is None else str(v[12]))
+
+
+def round_intent(conn: sqlite3.Connection, market: str, epoch: int, account: str) -> IntentRow | None:
+    found = conn.execute(ROUND_INTENT_ROW, (market, epoch, account)).fetchone()
+    return None if found is None else _row(found)
+
+
+def intent_by_id(conn: sqlite3.Connection, intent_id: int) -> IntentRow | None:
+    found = conn.execute(INTENT_BY_ID, (intent_id,)).fetchone()
+    return None if found is None else _row(found)
+
+
+def open_intents(conn: sqlite3.Connection, account: str, mode: str) -> list[IntentRow]:
+    """Intents of ``account`` whose outcome is not known yet (intended, signed, sent)."""
+    return [_row(r) for r in conn.execute(OPEN_INTENTS, (account, mode)).fetchall()]
+
+
+def unclaimed_manual(conn: sqlite3.Connection, account: str, mode: str) -> list[IntentRow]:
+    """Manual intents handed to the running daemon (intended, no owner yet)."""
+    return [_row(r) for r in conn.execute(UNCLAIMED_MANUAL, (account, mode)).fetchall()]
+
+
+def claim_intent(conn: sqlite3.Connection, intent_id: int, owner: str, previous: str, now: float) -> bool:
+    """Make ``owner`` the intent's owner if it is still open and owned by ``previous``; False if someone else won."""
+    return conn.execute(CLAIM_INTENT, (owner, now, intent_id, previous)).rowcount == 1
+
+
+def transition(conn: sqlite3.Connection, intent_id: int, target: IntentState, now: float, reason: str | None = None,
+               **attrs: Any) -> None:
+    """Move the intent to ``target`` — only along ``TRANSITIONS``; anything else raises ``IllegalTransition``."""
+    unknown = set(attrs) - set(SETTABLE)
+    if unknown:
+        raise ValueError(f"not settable by a transition: {sorted(unknown)}")
+    sources = allowed_from(target)
+    if not sources:
+        raise IllegalTransition(f"no state moves to {target.value}")
+    sets = ["state = ?", "updated_at = ?"] + (["reason = ?"] if reason is not None else [])
+    sets += [f"{name} = ?" for name in attrs]
+    values: list[Any] = [target.value, now] + ([reason] if reason is not None else [])
+    values += [str(v) if name == "gas_cost_wei" else v for name, v in attrs.items()]
+    marks = ", ".join("?" for _ in sources)
+    sql = f"UPDATE intents SET {', '.join(sets)} WHERE id = ? AND state IN ({marks})"  # noqa: S608 — fixed names only
+    if conn.execute(sql, (*values, intent_id, *sources)).rowcount != 1:
+        current = conn.execute("SELECT state FROM intents WHERE id = ?", (intent_id,)).fetchone()
+        was = "no such intent" if current is None else current[0]
+        raise IllegalTransition(f"intent {intent_id}: {was} -> {target.value} is not a move the lifecycle allows")
+
+
+def attempt_hashes(conn: sqlite3.Connection, intent_id: int) -> list[str]:
+    return [str(r[0]) for r in conn.execute(ATTEMPT_HASHES, (intent_id,)).fetchall()]
+
+
+def last_attempt(conn: sqlite3.Connection, intent_id: int) -> tuple[bytes, int] | None:
+    """(raw signed bytes, nonce) of the intent's newest attempt."""
+    found = conn.execute(LAST_ATTEMPT, (intent_id,)).fetchone()
+    return None if found is None else (bytes.fromhex(str(found[0])), int(found[1]))
+
+
+def mark_attempt(conn: sqlite3.Connection, attempt_id: int, status: str) -> None:
+    conn.execute(MARK_ATTEMPT, (status, attempt_id))
+
+
+def mine_attempt(conn: sqlite3.Connection, tx_hash: str, receipt_status: int, block_number: int, gas_cost_wei: int,
+                 intent_id: int | None = None) -> None:
+    """Record a receipt on its attempt; the intent's other open attempts (same nonce) are then ``replaced``."""
+    conn.execute(MINE_ATTEMPT, (receipt_status, block_number, str(gas_cost_wei), tx_hash))
+    if intent_id is not None:
+        conn.execute(REPLACE_SIBLINGS, (intent_id, tx_hash))

@@ -40,6 +40,30 @@ class IntentState(enum.StrEnum):
         )
 
 
+_G, _S = IntentState.SIGNED, IntentState.SENT
+# The bet lifecycle: the only moves an intent may make (``bot.store.hotjournal.transition`` enforces them; every other
+# move is an ``IllegalTransition``, never a silent write). SIGNED -> SIGNED is a re-sign with a fresh nonce; SENT -> SENT
+# a rebroadcast or a replacement with the same nonce. Terminal states never move.
+TRANSITIONS: dict[IntentState, frozenset[IntentState]] = {
+    IntentState.INTENDED: frozenset({_G, IntentState.PAPER, IntentState.TOO_LATE, IntentState.REVERTED,
+                                     IntentState.FAILED}),
+    IntentState.SIGNED: frozenset({_G, _S, IntentState.LANDED, IntentState.REVERTED, IntentState.TOO_LATE,
+                                   IntentState.DROPPED, IntentState.FAILED}),
+    IntentState.SENT: frozenset({_S, IntentState.LANDED, IntentState.REVERTED, IntentState.TOO_LATE,
+                                 IntentState.DROPPED, IntentState.FAILED}),
+    **{state: frozenset() for state in IntentState if state.terminal},
+}
+
+
+def allowed_from(target: IntentState) -> tuple[str, ...]:
+    """The states an intent may be in to move to ``target``."""
+    return tuple(sorted(s.value for s, nxt in TRANSITIONS.items() if target in nxt))
+
+
+class IllegalTransition(RuntimeError):
+    """A move the lifecycle does not allow (a bug, or another writer got there first)."""
+
+
 class Intent(Base):
     __tablename__ = "intents"
     __table_args__ = (UniqueConstraint("market", "epoch", "account", name="uq_intent_market_epoch_account"),)

@@ -150,8 +150,8 @@ def test_crash_at_each_step_never_double_bets(setup, crash_at):
     chain, keeper, ex, market, sessions, db_url, key = setup
     rnd = market.round(1)
     chain.advance_to(rnd.start_timestamp + 1)
-    env = {**os.environ, "ALLORA_BOT_CRASH_AT": crash_at, "PYTHONPATH": str(ROOT)}
-    args = [chain.url, market.address, "v2", key, db_url, "1", str(rnd.lock_timestamp), str(STAKE)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    args = [chain.url, market.address, "v2", key, db_url, "1", str(rnd.lock_timestamp), str(STAKE), crash_at]
     proc = subprocess.run([sys.executable, str(ROOT / "tests/engine/crash_child.py"), *args], env=env,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 137, proc.stderr[-2000:]
@@ -172,8 +172,8 @@ def test_crash_after_sign_then_round_over_is_dropped_not_sent(setup):
     chain, keeper, ex, market, sessions, db_url, key = setup
     rnd = market.round(1)
     chain.advance_to(rnd.start_timestamp + 1)
-    env = {**os.environ, "ALLORA_BOT_CRASH_AT": "after-sign", "PYTHONPATH": str(ROOT)}
-    args = [chain.url, market.address, "v2", key, db_url, "1", str(rnd.lock_timestamp), str(STAKE)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    args = [chain.url, market.address, "v2", key, db_url, "1", str(rnd.lock_timestamp), str(STAKE), "after-sign"]
     subprocess.run([sys.executable, str(ROOT / "tests/engine/crash_child.py"), *args], env=env, timeout=60)
     chain.advance_to(rnd.lock_timestamp + 1)  # restart comes too late
     results = ex.recover({market.name: market})
