@@ -94,6 +94,12 @@ def provenance_of(source_url: str | None, signer: str | None, emulators: frozens
     return "allora"
 
 
+def source_url(settings: Any) -> str | None:
+    """The Allora URL the bot's log came from (RPC or consumer API, as configured)."""
+    allora = settings.allora
+    return allora.rpc_url if allora.source == "rpc" else allora.api_url
+
+
 def label_of(provenance_values: Iterable[str]) -> str:
     """The report label for a file's ``provenance`` column: allora only when every row says so."""
     values = {str(v).strip().lower() for v in provenance_values}
@@ -134,7 +140,7 @@ def export_rows(session: Any, settings: Any, *, topic_ids: list[int] | None = No
 
     topics = {t.topic_id: t for t in settings.allora.topics}
     emulators = emulator_signers()
-    url = settings.allora.rpc_url if settings.allora.source == "rpc" else settings.allora.api_url
+    url = source_url(settings)
     closes = _round_closes(session)
     for row in iter_for_replay(session):
         topic = topics.get(row.topic_id)

@@ -109,6 +109,29 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
                "last_epoch": result.last_epoch, "resumed_after": result.resumed_from}
         emit(out, as_json, f"\nwrote {result.written} rounds to {result.path}")
 
+    @cli.group("inferences")
+    def inferences_group() -> None:
+        """The bot's inference log."""
+
+    @inferences_group.command("export")
+    @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False))
+    @click.option("--topic", "topics", multiple=True, type=int, help="Only these topic ids.")
+    @json_option
+    @pass_ctx
+    def inferences_export(ctx: Ctx, out_path: str, topics: tuple[int, ...], as_json: bool) -> None:
+        """Write the inference log in the backtest's input format (each row usable from its fetch time; rejected
+        rows kept but marked, and left out by the backtest; provenance allora or emulated)."""
+        from bot.allora.logexport import export_rows, write_export
+        from bot.store.db import make_engine, session_factory, session_scope
+
+        factory = session_factory(make_engine(ctx.settings.database_url))
+        with session_scope(factory) as s:
+            summary = write_export(export_rows(s, ctx.settings, topic_ids=list(topics) or None), out_path)
+        out = {"path": str(summary.path), "rows": summary.written, "rejected": summary.rejected_skipped,
+               "accepted_without_signal": summary.unconvertible, "provenance": summary.provenance}
+        emit(out, as_json, f"wrote {summary.written} inference(s) ({summary.rejected_skipped} rejected, kept marked) "
+                           f"to {summary.path}; signals: {summary.provenance}")
+
     @cli.command("backtest")
     @click.option("--strategy", "-s", default="edge", show_default=True, help="Built-in strategy name.")
     @click.option("--strategy-file", default=None, type=click.Path(dir_okay=False), help="Your own Strategy class.")

@@ -36,13 +36,14 @@ def register(cli: click.Group) -> None:
     def accuracy(ctx: Ctx, topics: tuple[int, ...], as_json: bool) -> None:
         """Directional hit rate of every logged inference against realised round outcomes, per topic and side,
         with a binomial p-value, a Wilson interval and the topic's loss."""
+        from bot.allora.logexport import source_url
         from bot.store.db import make_engine, session_factory, session_scope
         from bot.truth.accuracy import load_inferences, load_rounds, round_topics_from_settings, score_accuracy
 
         settings = ctx.settings
         factory = session_factory(make_engine(settings.database_url))
         with session_scope(factory) as s:
-            inferences = load_inferences(s, list(topics) or None)
+            inferences = load_inferences(s, list(topics) or None, source_url=source_url(settings))
             rounds = load_rounds(s)
         result = score_accuracy(inferences, topics=settings.allora.topics, rounds=rounds,
                                 round_topics=round_topics_from_settings(settings))

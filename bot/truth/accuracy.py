@@ -52,7 +52,12 @@ from scipy.stats import binomtest
 from bot.truth.topics import TopicSpec, as_specs
 
 Alternative = Literal["two-sided", "greater", "less"]
-PUBLISHED_CLAIM = {"short_term_hit_rate": 0.53, "long_term_hit_rate": 0.58, "asset": "BTC"}
+PUBLISHED_CLAIM = {
+    "short_term_hit_rate": 0.53,
+    "long_term_hit_rate": 0.58,
+    "asset": "BTC",
+    "status": "Allora's own publication, not measured or verified here",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,9 +110,11 @@ class AccuracyReport:
     confidence: float = 0.95
     alternative: str = "two-sided"
     alignment: str = "first window starting at or after the inference time"
+    signal_provenance: str = "user file (unverified)"
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "signal_provenance": self.signal_provenance,
             "confidence": self.confidence,
             "alternative": self.alternative,
             "alignment": self.alignment,
@@ -116,7 +123,8 @@ class AccuracyReport:
         }
 
     def to_text(self) -> str:
-        lines = [f"{'topic':<24}{'horizon':>9}{'src':>8}{'n':>7}{'hit%':>8}{'p':>9}{'CI':>16}{'up n/hit%':>14}"
+        lines = [f"signals: {self.signal_provenance}"]
+        lines += [f"{'topic':<24}{'horizon':>9}{'src':>8}{'n':>7}{'hit%':>8}{'p':>9}{'CI':>16}{'up n/hit%':>14}"
                  f"{'down n/hit%':>14}{'mse':>12}"]
         for t in self.topics:
             o = t.overall
@@ -191,30 +199,38 @@ def load_rounds(session: Any, markets: Sequence[str] | None = None) -> pd.DataFr
     return rounds_frame(session.scalars(query.order_by(RoundOutcome.lock_ts)).all())
 
 
-def load_inferences(session: Any, topic_ids: Sequence[int] | None = None) -> pd.DataFrame:
+def load_inferences(session: Any, topic_ids: Sequence[int] | None = None, *, source_url: str | None = None) -> pd.DataFrame:
     """Accepted rows of the inference log (``bot.store.inferences.InferenceRecord``) as an ``inferences`` frame:
-    ``topic`` (topic id as text), ``timestamp``, ``value`` (the network inference), ``source``.
+    ``topic`` (topic id as text), ``timestamp``, ``value`` (the network inference), ``source``, ``provenance``.
 
-    ``timestamp`` is the LATER of the inference's own timestamp and when we fetched it: the bot could not have acted on
-    it earlier, and the network had not produced it earlier — either way no look-ahead.
+    ``timestamp`` is when the row became usable, by the one rule the backtest uses too
+    (``bot.allora.logexport.available_at_ms``: the LATER of the inference's own timestamp and our fetch), rounded up
+    to the second; rejected rows never count. ``provenance`` is ``allora`` or ``emulated`` (``source_url``: the
+    configured Allora URL; a loopback URL or the emulator's signer means emulated). ``attrs["provenance"]`` is the
+    report label.
     """
     from sqlalchemy import select
 
+    from bot.allora.logexport import available_at_ms, emulator_signers, label_of, provenance_of
     from bot.store.inferences import InferenceRecord
 
     query = select(InferenceRecord).where(InferenceRecord.accepted.is_(True), InferenceRecord.value.is_not(None))
     if topic_ids:
         query = query.where(InferenceRecord.topic_id.in_(list(topic_ids)))
+    emulators = emulator_signers()
     records = [
         {
             "topic": str(r.topic_id),
-            "timestamp": max(r.timestamp or 0, -(-r.fetched_at_ms // 1000)),
+            "timestamp": -(-available_at_ms(r.timestamp, r.fetched_at_ms) // 1000),
             "value": float(r.value),
             "source": r.source,
+            "provenance": provenance_of(source_url, r.signer, emulators),
         }
         for r in session.scalars(query.order_by(InferenceRecord.fetched_at_ms)).all()
     ]
-    return pd.DataFrame.from_records(records, columns=["topic", "timestamp", "value", "source"])
+    frame = pd.DataFrame.from_records(records, columns=["topic", "timestamp", "value", "source", "provenance"])
+    frame.attrs["provenance"] = label_of(frame["provenance"])
+    return frame
 
 
 def round_topics_from_settings(settings: Any) -> dict[str, str]:
@@ -466,4 +482,5 @@ def score_accuracy(
                 topic_prices, max_delay=max_delay_seconds, dedupe=dedupe, non_overlapping=non_overlapping,
                 confidence=confidence, alternative=alternative,
             ))
-    return AccuracyReport(results, confidence, alternative)
+    provenance = str(inferences.attrs.get("provenance", "user file (unverified)"))
+    return AccuracyReport(results, confidence, alternative, signal_provenance=provenance)
