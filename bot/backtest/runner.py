@@ -18,6 +18,7 @@ import pandas as pd
 
 from bot.allora.logexport import SIGNAL_ALLORA, SIGNAL_USER_FILE, offline_label
 from bot.backtest.baselines import DEFAULT_BASELINES, DEFAULT_COIN_FLIP_SEEDS, fixed_stake, run_baselines
+from bot.backtest.crosscheck import check_candles
 from bot.backtest.engine import EngineConfig, EngineResult, PreparedRounds, bets_fingerprint, run_engine
 from bot.backtest.feeds import Gap, detect_gaps, load_csv, timeframe_seconds, to_ms
 from bot.backtest.inferences import (
@@ -373,6 +374,12 @@ def _signals(
         real_times = rounds.attrs.get("timestamps") == "real"
         if candles is not None and real_times and _overlaps(rounds, candles):
             tf = timeframe_seconds(cfg.timeframe) if cfg.timeframe else _median_step(candles)
+            if rounds.attrs.get("source", "").startswith(("export:", "file:", "contract:")):  # not built from them
+                fit = check_candles(rounds, candles, tf)
+                notes.append(
+                    f"candles cross-checked with the rounds' oracle prices: best fit at {fit.offset_seconds:+d} s, "
+                    f"median difference {100 * fit.median_diff:.4f} % over {fit.points} prices"
+                )
             frame = candle_inferences(candles, forecaster, tf)
         else:
             if candles is not None:
