@@ -63,6 +63,15 @@ class ChainConfig(Model):
     mainnet: bool = False  # live trading here needs risk.confirm_mainnet
     request_timeout: float = Field(default=10.0, gt=0)
     native_symbol: str = "ETH"
+    # endpoints that must return the same answer for the reads a bet depends on (round state and pools, our ledger
+    # entry, the receipt); 1 = no cross-check. Every endpoint's chain id is verified whatever the quorum.
+    quorum: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _quorum(self) -> ChainConfig:
+        if self.quorum > len(self.rpc_urls):
+            raise ValueError(f"quorum {self.quorum} needs at least {self.quorum} rpc_urls (have {len(self.rpc_urls)})")
+        return self
 
 
 class MarketConfig(Model):

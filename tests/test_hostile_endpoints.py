@@ -137,3 +137,97 @@ def test_the_truth_service_survives_deep_and_huge_request_bodies(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+# -- endpoints on the wrong chain, endpoints that lie ----------------------------------------------------------------
+
+@pytest.fixture
+def bsc_testnet_node():
+    """A second anvil answering chain id 97 (BSC testnet), as a fallback endpoint misconfigured onto another chain."""
+    from bot.devnet.anvil import AnvilNode
+
+    with AnvilNode(chain_id=97, accounts=2) as node:
+        yield node
+
+
+def _open_round(chain, v2) -> None:
+    keeper = Keeper(chain.w3, v2)
+    keeper.genesis_start(price=P)
+    keeper.advance_to(chain.chain_time() + 1)
+
+
+@pytest.mark.anvil
+@pytest.mark.timeout(180)
+def test_a_wrong_chain_fallback_is_dropped_never_read(chain, v2, tmp_path, bsc_testnet_node):
+    _open_round(chain, v2)
+    with FaultProxy(chain.url, seed=5) as primary:
+        # the primary proves its chain id, then fails every read: the reads fail over to the chain-97 endpoint
+        primary.set_plan(FaultPlan(rate=1.0, kinds=("http_5xx",), exclude_methods=frozenset({"eth_chainId"})))
+        cfg = _bet_config(tmp_path, [primary.url, bsc_testnet_node.url], v2.market_address)
+        done = _cli("-c", str(cfg), "status", "--json", env=_env())
+    assert done.returncode == 5, done.stderr  # temporary (the primary is down), never an answer from chain 97
+    assert f"rpc endpoint {bsc_testnet_node.url} is on chain id 97, not 31337: dropped" in done.stderr
+    assert "Traceback" not in done.stderr
+    # only a wrong-chain endpoint: needs a human
+    only = _bet_config(tmp_path, [bsc_testnet_node.url], v2.market_address)
+    done = _cli("-c", str(only), "status", env=_env())
+    assert done.returncode == 4 and "chain id 97" in done.stderr and "refusing to act" in done.stderr
+    # a wrong-chain endpoint listed first: dropped, the bet lands on the right chain, nothing reaches chain 97
+    cfg = _bet_config(tmp_path, [bsc_testnet_node.url, chain.url], v2.market_address)
+    done = _cli("-c", str(cfg), "bet", "bear", "--market", "m1", "--amount", "0.02", "--live", "--yes", "--json",
+                env=_env(ALLORA_BOT_PRIVATE_KEY=chain.private_keys[7]))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["result"] == "landed"
+    assert v2.market(chain.w3).functions.ledger(1, chain.accounts[7]).call()[1] == STAKE
+    assert bsc_testnet_node.w3.eth.block_number == 0  # no transaction ever reached chain 97
+
+
+@pytest.fixture
+def lying_node():
+    """Another anvil on the same chain id with none of our contracts: it answers every read, differently."""
+    from bot.devnet.anvil import AnvilNode
+
+    with AnvilNode(chain_id=31337, accounts=2) as node:
+        yield node
+
+
+@pytest.mark.anvil
+@pytest.mark.timeout(180)
+def test_quorum_disagreement_means_no_bet(chain, v2, tmp_path, lying_node):
+    _open_round(chain, v2)
+    cfg = _bet_config(tmp_path, [chain.url, lying_node.url], v2.market_address)
+    tree = yaml.safe_load(cfg.read_text())
+    tree["chains"]["dev"]["quorum"] = 2
+    cfg.write_text(yaml.safe_dump(tree))
+    key = _env(ALLORA_BOT_PRIVATE_KEY=chain.private_keys[7])
+    nonce = chain.w3.eth.get_transaction_count(chain.accounts[7])
+    bet = ("-c", str(cfg), "bet", "bull", "--market", "m1", "--amount", "0.02", "--live", "--yes")
+    done = _cli(*bet, env=key)  # the lying node is far behind: its head alone is a disagreement
+    assert done.returncode == 5, done.stderr[-2000:]
+    assert "endpoints disagree on the chain head" in done.stderr and "no bet" in done.stderr
+    # the lying node at the same height: it answers the round read differently
+    lying_node.w3.provider.make_request("anvil_mine", [hex(chain.w3.eth.block_number - lying_node.w3.eth.block_number)])
+    done = _cli(*bet, env=key)
+    assert done.returncode == 5, done.stderr[-2000:]
+    assert "endpoints disagree on eth_call" in done.stderr and "no bet" in done.stderr
+    assert f"{chain.url} answered" in done.stderr and f"{lying_node.url} answered" in done.stderr  # both answers
+    assert v2.market(chain.w3).functions.ledger(1, chain.accounts[7]).call()[1] == 0
+    assert chain.w3.eth.get_transaction_count(chain.accounts[7]) == nonce  # nothing was sent
+
+
+@pytest.mark.anvil
+@pytest.mark.timeout(180)
+def test_quorum_of_two_honest_endpoints_bets(chain, v2, tmp_path):
+    _open_round(chain, v2)
+    with FaultProxy(chain.url, seed=9) as second:
+        cfg = _bet_config(tmp_path, [chain.url, second.url], v2.market_address)
+        tree = yaml.safe_load(cfg.read_text())
+        tree["chains"]["dev"]["quorum"] = 2
+        cfg.write_text(yaml.safe_dump(tree))
+        done = _cli("-c", str(cfg), "bet", "bull", "--market", "m1", "--amount", "0.02", "--live", "--yes", "--json",
+                    env=_env(ALLORA_BOT_PRIVATE_KEY=chain.private_keys[7]))
+        asked = second.counters()["requests"]
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["result"] == "landed"
+    assert asked >= 3  # the second endpoint confirmed the reads (chain id, round, receipt)
+    assert v2.market(chain.w3).functions.ledger(1, chain.accounts[7]).call()[1] == STAKE

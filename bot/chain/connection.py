@@ -16,7 +16,9 @@ def connect(chain: ChainConfig, *, check_chain_id: bool = True, policy: Failover
     Raises ``WrongChainError`` if the node's chain id differs from the config (we never act on the wrong chain).
     """
     policy = policy or FailoverPolicy(timeout=chain.request_timeout)
-    w3 = Web3(FailoverProvider(list(chain.rpc_urls), policy))
+    # every endpoint proves the chain id before it is used (and again after a failure); wrong ones are dropped
+    w3 = Web3(FailoverProvider(list(chain.rpc_urls), policy, chain_id=chain.chain_id if check_chain_id else None,
+                               quorum=chain.quorum))
     # We sign every transaction ourselves with explicit nonce, gas and chain id, and check the chain id at connect
     # time, so web3's per-request validation (an extra eth_chainId round-trip per call) and ENS lookups only add
     # latency to the bet path.

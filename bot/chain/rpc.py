@@ -1,8 +1,15 @@
 """A JSON-RPC provider over several HTTP endpoints with health tracking and failover.
 
 Reads go to the first healthy endpoint and fail over on transport errors (timeouts, refused connections, HTTP 5xx/429,
-malformed or truncated bodies). JSON-RPC error *responses* (reverts, "nonce too low") are answers, not faults, and are
-returned as they are. A signed transaction is broadcast to every healthy endpoint (``broadcast``). Retries are bounded.
+malformed, truncated, too large or too deeply nested bodies). JSON-RPC error *responses* (reverts, "nonce too low") are
+answers, not faults, and are returned as they are. A signed transaction is broadcast to every healthy endpoint
+(``broadcast``). Retries are bounded.
+
+With ``chain_id`` set, every endpoint proves its chain id (``eth_chainId``) before it is used, and again before it is
+used after a failure (a failover can land on a different node behind the same URL). An endpoint on another chain is
+dropped for the life of the provider, with an ERROR log line naming both ids; when every endpoint is dropped the
+provider raises ``WrongChainError``. With ``quorum`` > 1 the reads a bet depends on are confirmed by that many
+endpoints (``bot.chain.quorum``).
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from web3.providers import HTTPProvider, JSONBaseProvider
 from web3.types import RPCEndpoint, RPCResponse
 
 from bot import wire
-from bot.errors import TemporaryError
+from bot.errors import TemporaryError, WrongChainError
 from bot.redact import redact_text, redact_url, register_url
 
 log = logging.getLogger(__name__)
@@ -35,6 +42,8 @@ TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+# the reads a bet depends on (round state, pools, our ledger entry: eth_call; the receipt), confirmed under a quorum
+QUORUM_METHODS = frozenset({"eth_call", "eth_getTransactionReceipt"})
 IN_BAND_FAULT_CODES = (-32005, 429, -32603)  # rate limited / internal error reported inside a JSON-RPC answer
 
 
@@ -91,9 +100,15 @@ class EndpointHealth:
     consecutive_failures: int = 0
     down_until: float = 0.0
     last_error: str = ""
+    verified: bool = False  # answered the expected chain id since its last failure
+    wrong_chain: int | None = None  # the chain id it answered instead: dropped
 
     def healthy(self, now: float) -> bool:
-        return now >= self.down_until
+        return now >= self.down_until and self.wrong_chain is None
+
+
+class _Dropped(Exception):
+    """Endpoint ``i`` answered another chain id (internal: never leaves the provider)."""
 
 
 @dataclass
@@ -124,10 +139,17 @@ class FailoverProvider(JSONBaseProvider):
         policy: FailoverPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        chain_id: int | None = None,
+        quorum: int = 1,
     ) -> None:
         super().__init__()
         if not urls:
             raise ValueError("at least one RPC URL is required")
+        if not 1 <= quorum <= len(urls):
+            raise ValueError(f"quorum {quorum} needs at least that many RPC URLs (have {len(urls)})")
+        self.chain_id = chain_id
+        self.quorum = quorum
         self.policy = policy or FailoverPolicy()
         for url in urls:
             register_url(url)  # an API key in a URL is masked wherever an error or log line repeats it
@@ -142,13 +164,44 @@ class FailoverProvider(JSONBaseProvider):
 
     # -- health ---------------------------------------------------------------------------------------------------
     def _order(self) -> list[int]:
+        """Endpoints to try: healthy first, then those cooling down (soonest first); dropped ones never."""
         now = self._clock()
         with self._lock:
-            healthy = [i for i, h in enumerate(self.health) if h.healthy(now)]
-            sick = sorted(
-                (i for i, h in enumerate(self.health) if not h.healthy(now)), key=lambda i: self.health[i].down_until
-            )
+            usable = [i for i, h in enumerate(self.health) if h.wrong_chain is None]
+            healthy = [i for i in usable if self.health[i].healthy(now)]
+            sick = sorted((i for i in usable if i not in healthy), key=lambda i: self.health[i].down_until)
         return healthy + sick
+
+    def _all_dropped(self) -> WrongChainError | None:
+        dropped = [h.wrong_chain for h in self.health if h.wrong_chain is not None]
+        if self.chain_id is None or len(dropped) < len(self.health):
+            return None
+        return WrongChainError(self.chain_id, int(dropped[0] or 0))
+
+    def _ready(self, i: int) -> RPCResponse | None:
+        """Prove endpoint ``i``'s chain id unless done since its last failure; the ``eth_chainId`` answer if asked.
+
+        Raises ``_Dropped`` for another chain id (the endpoint is dropped and logged), a transport error if it
+        cannot answer."""
+        h = self.health[i]
+        if self.chain_id is None or h.verified:
+            return None
+        answer = self._call(i, RPCEndpoint("eth_chainId"), [])
+        result = answer.get("result")
+        try:
+            actual = int(str(result), 16) if isinstance(result, str) else int(cast(int, result))
+        except (TypeError, ValueError):
+            raise ValueError(f"eth_chainId answered {str(answer)[:80]}") from None
+        if actual != self.chain_id:
+            with self._lock:
+                h.wrong_chain = actual
+                h.last_error = f"on chain {actual}, not {self.chain_id}: dropped"
+            log.error("rpc endpoint %s is on chain id %d, not %d: dropped (never used)", redact_url(h.url), actual,
+                      self.chain_id)
+            raise _Dropped(i)
+        with self._lock:
+            h.verified = True
+        return answer
 
     def _mark_ok(self, i: int) -> None:
         with self._lock:
@@ -164,6 +217,7 @@ class FailoverProvider(JSONBaseProvider):
             h.consecutive_failures += 1
             cooldown = min(self.policy.cooldown * 2 ** (h.consecutive_failures - 1), self.policy.max_cooldown)
             h.down_until = self._clock() + cooldown
+            h.verified = False  # prove the chain id again before it is used after this failure
             h.last_error = redact_text(f"{type(exc).__name__}: {str(exc)[:200]}")[:160]
         log.warning("rpc endpoint %s failed (%s)", redact_url(h.url), h.last_error)
 
@@ -187,19 +241,28 @@ class FailoverProvider(JSONBaseProvider):
     def _call(self, i: int, method: RPCEndpoint, params: Any) -> RPCResponse:
         return _checked(self._post(i, self.encode_rpc_request(method, params)))
 
-    def _failover(self, call: Callable[[int], Any], what: str) -> Any:
-        """Try ``call(endpoint)`` on healthy endpoints first, for ``policy.rounds`` passes with backoff between them."""
+    def _failover(self, call: Callable[[int], Any], what: str, *, chain_id_probe: bool = False) -> Any:
+        """Try ``call(endpoint)`` on healthy endpoints first, for ``policy.rounds`` passes with backoff between them.
+
+        Each endpoint proves its chain id first (``_ready``); for ``eth_chainId`` itself (``chain_id_probe``) that
+        proof is the answer."""
         last: BaseException | None = None
         for attempt in range(self.policy.rounds):
             for i in self._order():
                 try:
-                    response = call(i)
+                    probe = self._ready(i)
+                    response = probe if chain_id_probe and probe is not None else call(i)
+                except _Dropped:
+                    continue
                 except TRANSPORT_ERRORS as exc:
                     self._mark_failed(i, exc)
                     last = exc
                     continue
                 self._mark_ok(i)
                 return response
+            wrong = self._all_dropped()
+            if wrong is not None:
+                raise wrong
             if attempt + 1 < self.policy.rounds:
                 self._sleep(self.policy.backoff * 2**attempt)
         raise TemporaryError(
@@ -207,7 +270,13 @@ class FailoverProvider(JSONBaseProvider):
         ) from last
 
     def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
-        return cast(RPCResponse, self._failover(lambda i: self._call(i, method, params), method))
+        if self.quorum > 1 and method in QUORUM_METHODS:
+            from bot.chain.quorum import confirmed
+
+            return confirmed(self, method, params)
+        return cast(RPCResponse, self._failover(
+            lambda i: self._call(i, method, params), method, chain_id_probe=method == "eth_chainId"
+        ))
 
     def make_batch_request(self, batch_requests: list[tuple[RPCEndpoint, Any]]) -> list[RPCResponse] | RPCResponse:
         payload = self.encode_batch_rpc_request(batch_requests)
@@ -234,12 +303,18 @@ class FailoverProvider(JSONBaseProvider):
         params = ["0x" + raw_tx.hex()]
         for i in self._order():
             try:
+                self._ready(i)
                 answers.append(self._call(i, RPCEndpoint("eth_sendRawTransaction"), params))
                 self._mark_ok(i)
+            except _Dropped:
+                continue
             except TRANSPORT_ERRORS as exc:
                 self._mark_failed(i, exc)
                 errors.append(f"{type(exc).__name__}")
         if not answers:
+            wrong = self._all_dropped()
+            if wrong is not None:
+                raise wrong
             raise TemporaryError(f"broadcast reached no RPC endpoint ({', '.join(errors)})")
         return answers
 
@@ -266,6 +341,8 @@ class HealthReport:
                     "ok": h.ok,
                     "failures": h.failures,
                     "last_error": h.last_error,
+                    "chain_id_verified": h.verified,
+                    "wrong_chain_id": h.wrong_chain,
                 }
                 for h in provider.health
             ]
