@@ -43,6 +43,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from bot.backtest.contract_rounds import contract_frame, contract_problems, is_contract_record, parse_rows, read_records
 from bot.backtest.exact import as_wei_array
 from bot.backtest.feeds import TIMEFRAME_SECONDS, candle_known_at, timeframe_seconds
 from bot.backtest.pools import DEFAULT_POOL_MODEL, PoolModel, fit_pool_model
@@ -97,8 +98,8 @@ def load_pcs_rounds(
     bullAmount, bearAmount, resultString``).
 
     The file has no timestamps: they are synthetic (``lock_ts = origin_ts + (epoch - first epoch) * interval``) and
-    ``attrs["timestamps"] == "synthetic"``. Duplicate epochs keep their first line; lines whose ``resultString``
-    contradicts the prices are counted in ``attrs["result_mismatches"]`` (prices win: they are what settles).
+    ``attrs["timestamps"] == "synthetic"``. Duplicate epochs keep their first line; a ``resultString`` that
+    contradicts the prices (a rounded price hiding a winner) is a ``RoundsError`` naming the epochs.
     """
     file = Path(path)
     records = _ndjson_records(file)
@@ -139,17 +140,23 @@ def load_pcs_rounds(
             "oracle_called": np.ones(len(rows), dtype=bool),
         }
     )
-    mismatches = 0
+    mismatches = []
     for r in rows:
         expected = "bull" if r["close_price"] > r["lock_price"] else "bear" if r["close_price"] < r["lock_price"] else "draw"
         if r["result"] and r["result"] != expected:
-            mismatches += 1
+            mismatches.append(r["epoch"])
+    if mismatches:
+        named = ", ".join(str(e) for e in mismatches[:5]) + (f" and {len(mismatches) - 5} more" if len(mismatches) > 5 else "")
+        raise RoundsError(
+            f"{file}: resultString contradicts the prices (price precision lost?) in epoch {named}: refusing to settle "
+            "rounds whose winner the file itself disputes"
+        )
     frame.attrs.update(
         source=f"file:{file.name}",
         price_decimals=price_decimals,
         timestamps="synthetic",
         duplicate_epochs=duplicates,
-        result_mismatches=mismatches,
+        result_mismatches=0,
     )
     return frame
 
@@ -240,20 +247,57 @@ def write_rounds_export(frame: pd.DataFrame, path: str | Path, *, price_decimals
     return file
 
 
-def load_rounds_file(path: str | Path, **kwargs: Any) -> pd.DataFrame:
-    """Load real rounds: the PancakeSwap ndjson of ``bot/data`` or an RPC export (detected from the first record)."""
+def load_contract_rounds(path: str | Path, *, fee_bp: int = 300, price_decimals: int = 8) -> pd.DataFrame:
+    """Rounds in the contract's field names (``bot.backtest.contract_rounds``), validated against the contract's
+    bookkeeping with ``fee_bp``; any inconsistency is a ``RoundsError`` naming the epochs."""
+    file = Path(path)
+    try:
+        rows = parse_rows(read_records(file, _read_text(file)))
+    except ValueError as exc:
+        raise RoundsError(f"{file}: {exc}") from None
+    if not rows:
+        raise RoundsError(f"{file}: no rounds")
+    problems = contract_problems(rows, fee_bp)
+    if problems:
+        raise RoundsError(f"{file}: {len(problems)} kind(s) of inconsistent rounds — " + "; ".join(problems))
+    try:
+        frame = contract_frame(rows)
+    except OverflowError:
+        raise RoundsError(f"{file}: an epoch or timestamp does not fit in 64 bits") from None
+    frame.attrs.update(
+        source=f"contract:{file.name}",
+        price_decimals=price_decimals,
+        timestamps="real",
+        never_executed=int((~frame["oracle_called"]).sum()),
+    )
+    return frame
+
+
+def _first_keys(file: Path) -> set[str]:
+    name = file.name.lower()
+    text = _read_text(file)
+    if name.endswith((".csv", ".csv.gz")):
+        header = next(csv.reader(io.StringIO(text)), [])
+        return {h.strip() for h in header}
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    try:
+        doc = json.loads(first) if first else {}
+    except json.JSONDecodeError:
+        raise RoundsError(f"{file}: first line is not JSON") from None
+    return set(doc) if isinstance(doc, dict) else set()
+
+
+def load_rounds_file(path: str | Path, *, fee_bp: int = 300, **kwargs: Any) -> pd.DataFrame:
+    """Load real rounds, by the fields of the first record: the contract's own names (``lockTimestamp``, ...), the
+    PancakeSwap ndjson of ``bot/data`` (``lockPrice`` without timestamps) or an RPC export (snake_case)."""
     file = Path(path)
     if not file.is_file():
         raise RoundsError(f"rounds file not found: {file}")
-    name = file.name.lower()
-    if name.endswith((".ndjson", ".jsonl", ".ndjson.gz", ".jsonl.gz")):
-        first = next((line for line in _read_text(file).splitlines() if line.strip()), "")
-        try:
-            keys = set(json.loads(first)) if first else set()
-        except json.JSONDecodeError:
-            raise RoundsError(f"{file}: first line is not JSON") from None
-        if "lockPrice" in keys:
-            return load_pcs_rounds(file, **kwargs)
+    keys = _first_keys(file)
+    if is_contract_record(sorted(keys)):
+        return load_contract_rounds(file, fee_bp=fee_bp, price_decimals=int(kwargs.get("price_decimals", 8)))
+    if "lockPrice" in keys:
+        return load_pcs_rounds(file, **kwargs)
     return load_rounds_export(file, **{k: v for k, v in kwargs.items() if k == "price_decimals"})
 
 
@@ -420,6 +464,7 @@ __all__ = [
     "RoundsError",
     "build_rounds",
     "fit_pool_model",
+    "load_contract_rounds",
     "load_pcs_rounds",
     "load_rounds_export",
     "load_rounds_file",

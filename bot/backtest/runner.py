@@ -255,7 +255,11 @@ def run_backtest(
         if gaps:
             notes.append(f"{len(gaps)} gap(s) in the candles: rounds across them are dropped, never interpolated")
     if rounds_file is not None:
-        rounds = load_rounds_file(rounds_file, interval_seconds=cfg.interval_seconds, price_decimals=cfg.price_decimals)
+        rounds = load_rounds_file(
+            rounds_file, fee_bp=cfg.fee_bp, interval_seconds=cfg.interval_seconds, price_decimals=cfg.price_decimals
+        )
+        if rounds.attrs.get("never_executed"):
+            notes.append(f"{rounds.attrs['never_executed']} round(s) never executed (oracleCalled false): stakes refunded")
         data_source = f"rounds:{Path(rounds_file).name}"
         if rounds.attrs.get("timestamps") == "synthetic":
             notes.append("the rounds file has no timestamps: times are epoch x interval from an arbitrary origin")
