@@ -38,3 +38,15 @@ def test_demo_end_to_end_and_no_secret_leaks(tmp_path, capsys, caplog):
         if file.is_file():
             data = file.read_bytes()
             assert key.encode() not in data.lower() and bytes.fromhex(key) not in data, file
+
+
+def test_demo_on_the_v21_dialect(tmp_path, capsys):
+    """``demo --dialect v2.1``: our V2.1-layout market (no known events): bets land and the PnL reconciled from contract
+    reads equals the balance change."""
+    code = main(["demo", "--rounds", "5", "--interval", "7", "--workdir", str(tmp_path / "demo"), "--json",
+                 "--dialect", "v2.1"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err[-3000:]
+    report = json.loads(out[out.index("{"):])
+    assert report["bets"]["by_state"].get("landed", 0) >= 2 and report["settled"]["bets"] >= 2
+    assert report["pnl"]["equal"] and report["pnl"]["difference_wei"] == 0

@@ -16,14 +16,17 @@ def register(cli: click.Group) -> None:
                   help="Round length in seconds (mainnet: 300).")
     @click.option("--workdir", type=click.Path(file_okay=False), default="data/demo", show_default=True)
     @click.option("--plain", is_flag=True, help="Line-by-line output instead of the live table.")
+    @click.option("--dialect", type=click.Choice(["v2", "v2.1"]), default="v2", show_default=True,
+                  help="Our market's dialect: v2, or v2.1 (the BSC BTC/ETH layout, reconciled without logs).")
     @json_option
-    def demo(rounds: int, interval: int, workdir: str, plain: bool, as_json: bool) -> None:
+    def demo(rounds: int, interval: int, workdir: str, plain: bool, dialect: str, as_json: bool) -> None:
         """Local anvil devnet + our V2 market + keeper on real BTC prices + local Allora service + the daemon
         betting live, claiming and reconciling + the ground-truth service. Ctrl-C stops cleanly."""
         from bot.demo.run import print_report, run_demo
 
         report = run_demo(rounds=rounds, interval=interval, workdir=Path(workdir),
-                          live_view=False if (plain or as_json) else None)
+                          live_view=False if (plain or as_json) else None,
+                          dialect="v2.1" if dialect == "v2.1" else "v2")
         emit(report, as_json, lambda: print_report(report))
         if not report["pnl"]["equal"]:
             raise click.exceptions.Exit(EXIT["error"])

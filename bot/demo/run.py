@@ -23,6 +23,7 @@ from sqlalchemy import select
 from bot.app import build_app
 from bot.config import Settings, parse_settings
 from bot.demo.world import TOPIC_ID, World, build_world, start, summary
+from bot.devnet.deploy import Dialect
 from bot.domain import Position
 from bot.engine.runner import build_runtime
 from bot.store.db import session_scope
@@ -38,7 +39,8 @@ def demo_settings(world: World, workdir: Path) -> Settings:
         "mode": "live",
         "database_url": f"sqlite:///{workdir / 'demo.db'}",
         "chains": {"devnet": {"chain_id": 31337, "rpc_urls": [world.node.url]}},
-        "markets": [{"name": MARKET, "chain": "devnet", "dialect": "v2", "address": world.deployment.market_address,
+        "markets": [{"name": MARKET, "chain": "devnet", "dialect": world.deployment.dialect,
+                     "address": world.deployment.market_address,
                      "topic": "btc-5m", "price_decimals": 8}],
         "allora": {
             "source": "api", "api_url": world.allora_url, "rpc_url": world.allora_rest_url, "max_age_seconds": 120,
@@ -118,7 +120,7 @@ def _hits(view: DemoView) -> tuple[int, int]:
 
 
 def run_demo(rounds: int = 20, interval: int = 10, workdir: Path = Path("data/demo"), *, live_view: bool | None = None,
-             keep: bool = False) -> dict[str, Any]:
+             keep: bool = False, dialect: Dialect = "v2") -> dict[str, Any]:
     if workdir.exists() and not keep:
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -126,7 +128,7 @@ def run_demo(rounds: int = 20, interval: int = 10, workdir: Path = Path("data/de
     view = DemoView(plain=plain)
     interrupted = False
     with ExitStack() as stack:
-        world = build_world(stack, interval=interval, rounds=rounds)
+        world = build_world(stack, interval=interval, rounds=rounds, dialect=dialect)
         settings = demo_settings(world, workdir)
         env_name = settings.wallet.private_key_env
         previous_key = os.environ.get(env_name)

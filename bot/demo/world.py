@@ -32,7 +32,7 @@ from bot.allora.localservice import (
     serve_in_thread,
 )
 from bot.devnet.anvil import AnvilNode
-from bot.devnet.deploy import Deployment, MarketConfig, deploy_v2
+from bot.devnet.deploy import Deployment, Dialect, MarketConfig, deploy_v2
 from bot.devnet.keeper import Keeper, KeeperEvent
 
 log = logging.getLogger(__name__)
@@ -116,20 +116,22 @@ def _crowd(world: World, seed: int) -> None:
                     bull = rng.random() < (0.6 if momentum > 0 else 0.4)
                     amount = int(rng.lognormvariate(-2.3, 0.8) * 10**18)
                     fn = market.functions.betBull if bull else market.functions.betBear
-                    fn(epoch).transact({"from": who, "value": max(amount, 10**15), "gas": 200_000})  # type: ignore[arg-type]
+                    fn(epoch).transact({"from": who, "value": max(amount, 10**15), "gas": 300_000})  # type: ignore[arg-type]
                     world.crowd_bets += 1
         except Exception as exc:  # noqa: BLE001 — the crowd is scenery; it must never stop the demo
             log.warning("crowd: %s", exc)
         world.stop.wait(0.3)
 
 
-def build_world(stack: ExitStack, *, interval: int, rounds: int, seed: int = 7) -> World:
+def build_world(stack: ExitStack, *, interval: int, rounds: int, seed: int = 7, dialect: Dialect = "v2") -> World:
+    """``dialect``: v2, or v2.1 (the BSC BTC/ETH markets' layout, reconciled without logs)."""
     node = stack.enter_context(AnvilNode(block_time=0.5, accounts=12))
     w3 = node.w3
     deployment = deploy_v2(
         w3,
         MarketConfig(interval_seconds=interval, buffer_seconds=max(3, interval // 3), min_bet_amount=10**15,
                      oracle_update_allowance=3600, initial_price=6_000_000_000_000, oracle_description="BTC / USD"),
+        dialect=dialect,
     )
     series = PriceSeries.load_csv(DEFAULT_PRICES)
     base_bar = len(series) // 2  # mid June 2025; the generator has long warmed up by then

@@ -312,7 +312,7 @@ abstract contract PredictionCore is Ownable, Pausable, ReentrancyGuard {
             r.bearAmount += amount;
             emit BetBear(msg.sender, epoch, amount);
         }
-        _roundChanged(epoch);
+        _poolsChanged(epoch);
     }
 
     /// @dev The stored round `epoch` (its storage is the layout's, RoundLayouts.sol).
@@ -320,6 +320,9 @@ abstract contract PredictionCore is Ownable, Pausable, ReentrancyGuard {
 
     /// @dev Called after round `epoch` changed (a layout keeping its own view of rounds refreshes it).
     function _roundChanged(uint256 epoch) internal virtual;
+
+    /// @dev Called after a bet changed round `epoch`'s pools (total, bull, bear) and nothing else.
+    function _poolsChanged(uint256 epoch) internal virtual;
 
     /// @dev Sends `amount` of the market's currency.
     function _pay(address to, uint256 amount) internal virtual;

@@ -15,6 +15,8 @@ abstract contract RoundLayoutV2 is PredictionCore {
 
     function _roundChanged(uint256) internal override {}
 
+    function _poolsChanged(uint256) internal override {}
+
     function ledger(uint256 epoch, address user) external view returns (Position position, uint256 amount, bool claimed) {
         BetInfo storage b = _ledger[epoch][user];
         return (b.position, b.amount, b.claimed);
@@ -73,6 +75,14 @@ abstract contract RoundLayoutV21 is PredictionCore {
 
     function _round(uint256 epoch) internal view override returns (Round storage) {
         return _store[epoch];
+    }
+
+    function _poolsChanged(uint256 epoch) internal override {
+        Round storage r = _store[epoch];
+        RoundV21 storage v = rounds[epoch];
+        v.totalAmount = r.totalAmount;
+        v.bullAmount = r.bullAmount;
+        v.bearAmount = r.bearAmount;
     }
 
     function _roundChanged(uint256 epoch) internal override {
