@@ -427,7 +427,7 @@ class PredictionMarket:
 
 def open_market(w3: Web3, market_config: Any, abi_dir: Path | None = None) -> PredictionMarket:
     spec = dialect_for(market_config.dialect)
-    if getattr(market_config, "price_decimals", None) is not None and market_config.dialect != "ai":
+    if getattr(market_config, "price_decimals", None) is not None and not spec.ai_positions:  # AI: 18-decimal prices
         from dataclasses import replace
 
         spec = replace(spec, price_decimals=market_config.price_decimals)
