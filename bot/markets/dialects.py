@@ -61,23 +61,9 @@ _V2_FIELDS = (
     "oracleCalled",
 )
 
-#: BSC "V2.1" (docs/prediction-contracts.md 2b): uint64 timestamps, uint80 oracle ids, oracleCalled at word 8
-_V21_FIELDS = (
-    "epoch",
-    "startTimestamp",
-    "lockTimestamp",
-    "closeTimestamp",
-    "lockPrice",
-    "closePrice",
-    "lockOracleId",
-    "closeOracleId",
-    "oracleCalled",
-    "totalAmount",
-    "bullAmount",
-    "bearAmount",
-    "rewardBaseCalAmount",
-    "rewardAmount",
-)
+#: BSC "V2.1" (docs/prediction-contracts.md 2b): the V2 names with oracleCalled moved to word 8 (and uint64 timestamps,
+#: uint80 oracle ids: the types come from the ABI)
+_V21_FIELDS = (*_V2_FIELDS[:8], "oracleCalled", *_V2_FIELDS[8:13])
 
 _AI_FIELDS = (
     "startTimestamp",

@@ -203,10 +203,15 @@ abstract contract PredictionCore is Ownable, Pausable, ReentrancyGuard {
         return !r.oracleCalled && !bet.claimed && bet.amount != 0 && block.timestamp > r.closeTimestamp + bufferSeconds;
     }
 
-    /// @dev Entries in a page of `getUserRounds`; reverts (underflow) if `cursor` is beyond `length`.
-    function _pageSize(uint256 length, uint256 cursor, uint256 size) internal pure returns (uint256) {
-        uint256 remaining = length - cursor;
-        return size < remaining ? size : remaining;
+    /// @dev The epochs of a page of `getUserRounds`; reverts (underflow) if `cursor` is beyond the user's bet count.
+    function _pageEpochs(address user, uint256 cursor, uint256 size) internal view returns (uint256[] memory epochs) {
+        uint256[] storage all = userRounds[user];
+        uint256 remaining = all.length - cursor;
+        uint256 n = size < remaining ? size : remaining;
+        epochs = new uint256[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            epochs[i] = all[cursor + i];
+        }
     }
 
     function getUserRoundsLength(address user) external view returns (uint256) {

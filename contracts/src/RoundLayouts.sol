@@ -28,15 +28,12 @@ abstract contract RoundLayoutV2 is PredictionCore {
         view
         returns (uint256[] memory, BetInfo[] memory, uint256)
     {
-        uint256[] storage all = userRounds[user];
-        uint256 n = _pageSize(all.length, cursor, size);
-        uint256[] memory epochs = new uint256[](n);
-        BetInfo[] memory bets = new BetInfo[](n);
-        for (uint256 i = 0; i < n; ++i) {
-            epochs[i] = all[cursor + i];
+        uint256[] memory epochs = _pageEpochs(user, cursor, size);
+        BetInfo[] memory bets = new BetInfo[](epochs.length);
+        for (uint256 i = 0; i < epochs.length; ++i) {
             bets[i] = _ledger[epochs[i]][user];
         }
-        return (epochs, bets, cursor + n);
+        return (epochs, bets, cursor + epochs.length);
     }
 }
 
@@ -115,15 +112,12 @@ abstract contract RoundLayoutV21 is PredictionCore {
         view
         returns (uint256[] memory, BetInfoV21[] memory, uint256)
     {
-        uint256[] storage all = userRounds[user];
-        uint256 n = _pageSize(all.length, cursor, size);
-        uint256[] memory epochs = new uint256[](n);
-        BetInfoV21[] memory bets = new BetInfoV21[](n);
-        for (uint256 i = 0; i < n; ++i) {
-            epochs[i] = all[cursor + i];
+        uint256[] memory epochs = _pageEpochs(user, cursor, size);
+        BetInfoV21[] memory bets = new BetInfoV21[](epochs.length);
+        for (uint256 i = 0; i < epochs.length; ++i) {
             BetInfo storage b = _ledger[epochs[i]][user];
             bets[i] = BetInfoV21(b.position, b.claimed, b.amount);
         }
-        return (epochs, bets, cursor + n);
+        return (epochs, bets, cursor + epochs.length);
     }
 }
