@@ -154,10 +154,12 @@ def _prove(market: PredictionMarket, account: str | None, depth: int, proof: Dia
         proof.bets_checked += 1
 
 
-def likely_dialects(market: PredictionMarket, account: str | None = None) -> list[str]:
-    """Every known dialect the contract reads as, most specific first (more extra getters answering)."""
+def likely_dialects(market: PredictionMarket, account: str | None = None, among: list[str] | None = None) -> list[str]:
+    """The known dialects (or those ``among``) the contract reads as, most specific first (more extra getters)."""
     found = []
     for spec in DIALECTS.values():
+        if among is not None and spec.name not in among:
+            continue
         proof = prove(_reader(market, spec), account)
         if proof.ok and not proof.vacuous:
             found.append(spec)
@@ -166,19 +168,18 @@ def likely_dialects(market: PredictionMarket, account: str | None = None) -> lis
 
 
 def check_dialect(market: PredictionMarket, account: str | None = None) -> DialectProof:
-    """Refuse (``OperationalError``, one line) a market whose contract does not read as its configured dialect."""
+    """Refuse (``OperationalError``, one line) a market whose contract does not read as its configured dialect, or
+    also reads as a dialect asking more of it (V3's ``token()`` on a market configured as V2)."""
     proof = prove(market, account)
-    others = [d for d in likely_dialects(market, account) if d != market.spec.name]
-    # a dialect asking more of the contract (V3: token()) that also reads is the better description of it
-    more_specific = [
-        d for d in others if set(DIALECTS[d].extra_getters) > set(market.spec.extra_getters)
-    ]
+    wider = [d for d, spec in DIALECTS.items() if set(spec.extra_getters) > set(market.spec.extra_getters)]
+    more_specific = likely_dialects(market, account, among=wider) if proof.ok and not proof.vacuous else []
     if proof.ok and not more_specific:
         return proof
+    others = more_specific or [d for d in likely_dialects(market, account) if d != market.spec.name]
     reason = proof.problems[0] if proof.problems else f"it also answers the {more_specific[0]} dialect's getters"
     hint = (
-        f"it reads as {' or '.join(more_specific or others)}: set `dialect: {(more_specific or others)[0]}`"
-        if (more_specific or others)
+        f"it reads as {' or '.join(others)}: set `dialect: {others[0]}`"
+        if others
         else "it reads as no known dialect: wrong address, or a dialect this bot does not know"
     )
     raise OperationalError(
@@ -205,3 +206,24 @@ def describe(proof: DialectProof) -> dict[str, Any]:
         "bets_checked": proof.bets_checked,
         "proven": proof.ok and not proof.vacuous,
     }
+
+
+def check_token(market: PredictionMarket, pinned: str | None) -> str:
+    """ERC-20 markets: the stake token pinned in the config, proven against the chain's ``token()`` (returned).
+
+    The token joins the signer's allowlist (``approve``), so an RPC answer alone never puts it there: with no pin, or a
+    chain answer that differs from the pin (the wrong contract, or an RPC lying), live trading is refused.
+    """
+    actual = market.token_address()
+    if pinned is None:
+        raise OperationalError(
+            f"market {market.name}: its stake token is not pinned; trading an ERC-20 market live needs markets.<n>.token "
+            f"in the config (the RPC reports {actual}: verify it from another source before pinning it) or the market "
+            "disabled"
+        )
+    if actual is None or actual.lower() != pinned.lower():
+        raise OperationalError(
+            f"market {market.name}: the chain answers token() = {actual}, the config pins {pinned}: refusing to trade "
+            "(the wrong contract, or an RPC lying)"
+        )
+    return actual

@@ -161,3 +161,27 @@ def test_round_with_unordered_timestamps_is_inconsistent(start, lock):
     rnd = Round(1, start or 1, lock, lock, 0, 0, 0, 0, 0, 0, 0, False)
     problems = round_problems(rnd, 1, True, 10**9, 3 * MIN_TIMESTAMP)
     assert (problems == []) == (MIN_TIMESTAMP <= (start or 1) < lock)
+
+
+@pytest.mark.anvil
+def test_every_dialect_is_told_apart_from_every_other(chain, deployments):
+    """Each of our four markets, with a bet and an executed round, proves only as its own dialect."""
+    from bot.errors import OperationalError
+    from bot.markets import PredictionMarket, dialect_for
+    from bot.markets.proof import check_dialect
+
+    for dep in deployments.values():
+        keeper = Keeper(chain.w3, dep, ai_price_for=lambda epoch, price: price + 1)
+        t0 = chain.chain_time() + 10
+        keeper.genesis_start(price=P, at=t0)
+        Market(chain.w3, dep).bet(chain.accounts[5], Position.BULL, STAKE, at=t0 + 1)
+        keeper.genesis_lock(P, at=t0 + 300)
+        keeper.execute(P + 1, at=t0 + 600)
+    for actual, dep in deployments.items():
+        for configured in deployments:
+            market = PredictionMarket(chain.w3, dep.market_address, dialect_for(configured), name="m")
+            if configured == actual:
+                assert check_dialect(market).ok
+            else:
+                with pytest.raises(OperationalError, match=f"set `dialect: {actual}`"):
+                    check_dialect(market)
