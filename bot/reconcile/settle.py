@@ -115,7 +115,10 @@ class SettlementRows:
     def get(self, epoch: int, account: str) -> Settlement:
         row = self.rows.get((epoch, account))
         if row is None:
-            row = Settlement(market=self.market, epoch=epoch, account=account, mode=self.mode, position=0, stake_wei=0)
+            # every amount starts at 0 wei: a bet the journal never knew (another instance placed it) may have no
+            # transaction of ours to take its gas from yet
+            row = Settlement(market=self.market, epoch=epoch, account=account, mode=self.mode, position=0, stake_wei=0,
+                             payout_wei=0, bet_gas_wei=0, claim_gas_wei=0, claimed_wei=0, net_pnl_wei=0)
             self.session.add(row)
             self.rows[(epoch, account)] = row
         return row
