@@ -212,6 +212,12 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
                      "stake_wei": r.stake_wei, "status": r.status, "payout_wei": r.payout_wei,
                      "gas_wei": r.bet_gas_wei + r.claim_gas_wei, "net_pnl_wei": r.net_pnl_wei, "claimed": r.claimed,
                      "origin": r.origin} for r in s.scalars(stmt)]
+            rows += [{"market": i.market, "epoch": i.epoch, "account": i.account, "side": Position(i.position).label,
+                      "stake_wei": 0, "status": f"{i.state} (mined, reverted)", "payout_wei": 0,
+                      "gas_wei": i.gas_cost_wei, "net_pnl_wei": -i.gas_cost_wei, "claimed": False, "origin": i.origin}
+                     for i in _reverted_bets(s, market, account, limit)]
+        rows.sort(key=lambda r: -int(str(r["epoch"])))
+        rows = rows[:limit]
         emit(rows, as_json, lambda: _table(rows, ["market", "epoch", "side", "stake_wei", "status", "payout_wei",
                                                   "gas_wei", "net_pnl_wei", "claimed"]))
 
@@ -240,6 +246,12 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
                 acc["returned_wei"] += r.payout_wei
                 acc["gas_wei"] += r.bet_gas_wei + r.claim_gas_wei
                 acc["net_pnl_wei"] += r.net_pnl_wei
+            for i in _reverted_bets(s, None, account, None):  # a bet mined after lock still paid its gas
+                day = time.strftime("%Y-%m-%d", time.gmtime(i.block_timestamp or i.created_at))
+                acc = table.setdefault((i.market, i.origin, day), {"bets": 0, "staked_wei": 0, "returned_wei": 0,
+                                                                   "gas_wei": 0, "net_pnl_wei": 0})
+                acc["gas_wei"] += i.gas_cost_wei
+                acc["net_pnl_wei"] -= i.gas_cost_wei
         rows = [{"market": k[0], "origin": k[1], "day": k[2], **v} for k, v in sorted(table.items())]
         emit(rows, as_json, lambda: _table(rows, ["market", "origin", "day", "bets", "staked_wei", "returned_wei",
                                                   "gas_wei", "net_pnl_wei"]))
@@ -248,6 +260,18 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
 def _echo_lines(report: dict[str, Any]) -> None:
     for key, value in report.items():
         click.echo(f"{key}: {value}")
+
+
+def _reverted_bets(session: Any, market: str | None, account: str | None, limit: int | None) -> list[Intent]:
+    """Our live bets that were mined and reverted (too late, or refused by the contract): no settlement, but gas."""
+    stmt = select(Intent).where(Intent.mode == "live", Intent.block_number.is_not(None),
+                                Intent.state.in_([IntentState.REVERTED.value, IntentState.TOO_LATE.value]))
+    if market:
+        stmt = stmt.where(Intent.market == market)
+    if account:
+        stmt = stmt.where(Intent.account == account)
+    rows = [i for i in session.scalars(stmt.order_by(Intent.epoch.desc())) if i.gas_cost_wei > 0]
+    return rows[:limit] if limit is not None else rows
 
 
 def _through_the_daemon(app: App, req: BetRequest, chain_now: int) -> BetResult:

@@ -261,9 +261,24 @@ class LiveExecutor:
                 _move(self.engine, row.id, IntentState.FAILED, f"token approval: {exc}")
                 return BetResult(row.id, IntentState.FAILED, f"token approval: {exc}")
         tx = req.market.build_bet(req.position, req.epoch, req.amount)
+        self._wait_for_start(req)
         checked = self._checks(req, tx)  # chain clock + one batch: our ledger entry (latest) + the bet (pending)
         req.mark("preflight")
         return self._drive(row.id, req, fired, tx, checked)
+
+    def _wait_for_start(self, req: BetRequest, limit: float = 3.0) -> None:
+        """A round takes bets only once a block is stamped after its start: a bet fired in the start's own second
+        (a manual bet right as the round opens) waits for the next second instead of reverting as "not bettable"."""
+        if not req.start_ts:
+            return
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            try:
+                if self.chain_now() > req.start_ts:
+                    return
+            except TemporaryError:
+                return
+            time.sleep(0.1)
 
     def ensure_allowance(self, market: PredictionMarket, amount: int) -> None:
         """ERC-20 markets: approve exactly the stake when the allowance is short (never an unlimited approval)."""
