@@ -15,6 +15,9 @@ as right), else Bear; there are no draws.
 Pools seen at decision time are the rounds' *final* pools (what history records). Real bots see the pools a few
 seconds before lock, and late bets still move them: this is an optimistic assumption, stated in every report.
 
+Risk limits: with ``EngineConfig.risk`` set, each block's proposed bets pass the daemon's risk limits in time order
+(``bot.backtest.risk``, the same ``bot.engine.decision.apply_limits``); denied bets become skips ``risk <limit>``.
+
 Bankroll and Kelly sizing: the bankroll path makes Kelly sizing sequential. By default every stake is sized from the
 *initial* bankroll (``rebalance_every=None``): fully vectorised, and sizes do not compound. ``rebalance_every=K``
 re-sizes from the bankroll reached at the start of each block of K rounds (a lag of at most K rounds, a Python loop
@@ -38,6 +41,7 @@ from bot.backtest.market import (
     EngineConfig,
     PreparedRounds,
 )
+from bot.backtest.risk import RiskLedger, with_denials
 from bot.backtest.settlement import settle
 from bot.backtest.stats import BetStats
 from strategies.base import (
@@ -135,12 +139,18 @@ def run_engine(
     staked = paid = gas = 0
     ruined: int | None = None
     stats = BetStats(float(cfg.bankroll_wei))
+    ledger = RiskLedger.for_run(cfg, prep) if cfg.risk is not None else None
     for start in range(0, max(prep.n, 1), max(block, 1)):
         stop = min(start + block, prep.n)
         part = prep if (start == 0 and stop == prep.n) else prep.slice(start, stop)
         sig = None if signals is None else signals.iloc[start:stop]
         ctx = build_context(part, sig, cfg, bankroll_wei=equity)
         dec = strategy.decide(ctx)
+        if ledger is not None and ruined is None:
+            kept_side, kept_stake, denied = ledger.filter(
+                part, dec[SIDE_COL].to_numpy(dtype=np.int8), dec[STAKE_COL].to_numpy(dtype=np.int64)
+            )
+            dec = with_denials(dec, kept_side, kept_stake, denied)
         if ruined is not None:
             dec = _mark_ruined(dec, 0)
         else:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from bot.backtest.exact import to_float
 from bot.backtest.rounds import validate_rounds
+from bot.config import RiskConfig
 
 BULL_WON, BEAR_WON, DRAW, NOT_EXECUTED = 0, 1, 2, 3
 WON, LOST, HOUSE, REFUND = 0, 1, 2, 3
@@ -47,6 +48,7 @@ class EngineConfig:
     dialect: Literal["v2", "v3", "ai"] = "v2"
     stop_on_ruin: bool = True
     rebalance_every: int | None = None
+    risk: RiskConfig | None = None  # the daemon's risk limits (bot.backtest.risk); None: none
 
     def __post_init__(self) -> None:
         if not 0 <= self.fee_bp <= 10_000:

@@ -31,9 +31,9 @@ from bot.backtest.inferences import (
 )
 from bot.backtest.metrics import compute_metrics
 from bot.backtest.rounds import PoolModel, build_rounds, load_rounds_file
-from bot.config import StrategyConfig
+from bot.config import RiskConfig, Settings, StrategyConfig
 from bot.errors import InputError
-from strategies.base import Strategy
+from strategies.base import REASON_COL, Strategy
 from strategies.registry import build_strategy, load_strategy, strategy_class
 
 POOLS_FINAL = "final (as each round closed: late bets we could not see are in them)"
@@ -78,6 +78,7 @@ class BacktestSettings:
     start: int | str | None = None  # keep rounds locking at/after this (unix ms, or ISO date)
     end: int | str | None = None  # ... and before this
     price_decimals: int = 8
+    risk: RiskConfig | None = None  # the daemon's risk limits (config ``risk``); None: no limits
 
     def engine_config(self) -> EngineConfig:
         return EngineConfig(
@@ -90,6 +91,7 @@ class BacktestSettings:
             dialect=self.dialect,
             stop_on_ruin=self.stop_on_ruin,
             rebalance_every=self.rebalance_every,
+            risk=self.risk,
         )
 
 
@@ -180,6 +182,23 @@ def check_wei(name: str, value: Any, *, allow_none: bool = False) -> None:
             f"{name} = {value} wei is beyond the engine's int64 range (max {INT64_MAX} wei, ~9.2 coins of 18 "
             "decimals): use a smaller bankroll/stake or a coin with fewer decimals"
         )
+
+
+def from_config(config: Settings, *, strategy: str | None = None, params: Mapping[str, Any] | None = None,
+                use_risk: bool = True) -> tuple[StrategyConfig, dict[str, Any]]:
+    """The strategy and backtest settings the daemon's config implies: its ``strategy`` (name, file, params), its
+    ``risk`` limits and ``execution.lead_seconds``. ``strategy`` (a built-in name) and ``params`` override it: the
+    config's params are kept when the name is the config's own."""
+    own = config.strategy
+    if strategy is None or strategy == own.name and not own.file:
+        chosen = StrategyConfig(name=own.name, file=own.file, class_name=own.class_name,
+                                params={**own.params, **(params or {})})
+    else:
+        chosen = StrategyConfig(name=strategy, params=dict(params or {}))
+    overrides: dict[str, Any] = {"lead_seconds": float(config.execution.lead_seconds)}
+    if use_risk:
+        overrides["risk"] = config.risk
+    return chosen, overrides
 
 
 def _strategy(strategy: str | StrategyConfig | Strategy, params: Mapping[str, Any] | None) -> Strategy:
@@ -297,6 +316,11 @@ def run_backtest(
     prep = PreparedRounds.from_frame(rounds, cfg.dialect)
     run = run_engine(prep, signals, strat, engine_cfg)
     metrics = compute_metrics(run)
+    if cfg.risk is not None:
+        reasons = run.decisions[REASON_COL].astype(str)
+        denied = reasons[reasons.str.startswith("risk ")].value_counts()
+        counts = ", ".join(f"{k.removeprefix('risk ')} {v}" for k, v in denied.items()) or "none denied"
+        notes.append(f"the config's risk limits applied as the daemon applies them (bets denied: {counts})")
 
     stake = fixed_stake(run.bets, cfg.min_bet_wei, cfg.baseline_stake_wei)
     # the baselines run under the strategy's own config: same rounds, same signals, same stop rule
@@ -417,4 +441,6 @@ def settings_dict(settings: BacktestSettings) -> dict[str, Any]:
     out["forecaster_params"] = dict(settings.forecaster_params)
     if settings.pool_model is not None:
         out["pool_model"] = settings.pool_model.to_dict()
+    if settings.risk is not None:
+        out["risk"] = settings.risk.model_dump(mode="json")
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in out.items()}

@@ -133,7 +133,7 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
                            f"to {summary.path}; signals: {summary.provenance}")
 
     @cli.command("backtest")
-    @click.option("--strategy", "-s", default="edge", show_default=True, help="Built-in strategy name.")
+    @click.option("--strategy", "-s", default=None, help="Built-in strategy name (default: the config's strategy).")
     @click.option("--strategy-file", default=None, type=click.Path(dir_okay=False), help="Your own Strategy class.")
     @click.option("--class-name", default=None)
     @click.option("--param", "params", multiple=True, help="Strategy parameter key=value (repeatable).")
@@ -144,22 +144,31 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
                   help="Inference log export (time + p_up or predicted return); default: offline forecaster.")
     @click.option("--set", "overrides", multiple=True, help="Backtest setting key=value (fee_bp, bankroll_wei, ...).")
     @click.option("--plots", default=None, type=click.Path(file_okay=False), help="Save PNG + HTML report here.")
+    @click.option("--risk/--no-risk", "use_risk", default=True, show_default=True,
+                  help="Apply the config's risk limits, as the daemon does.")
     @json_option
-    def backtest(strategy: str, strategy_file: str | None, class_name: str | None, params: tuple[str, ...],
-                 data: str | None, rounds_file: str | None, inferences: str | None, overrides: tuple[str, ...],
-                 plots: str | None, as_json: bool) -> None:
-        """Backtest a strategy with exact parimutuel settlement, next to the baselines."""
+    @pass_ctx
+    def backtest(ctx: Ctx, strategy: str | None, strategy_file: str | None, class_name: str | None,
+                 params: tuple[str, ...], data: str | None, rounds_file: str | None, inferences: str | None,
+                 overrides: tuple[str, ...], plots: str | None, use_risk: bool, as_json: bool) -> None:
+        """Backtest the config's strategy and risk limits (or --strategy/--param) with exact parimutuel settlement,
+        next to the baselines."""
         from bot.backtest.report import print_report, save_report, to_json
-        from bot.backtest.runner import BacktestError, run_backtest
+        from bot.backtest.runner import BacktestError, from_config, run_backtest
         from bot.config import StrategyConfig
         from strategies.base import StrategyError
 
-        chosen: Any = strategy
+        chosen: Any
         if strategy_file:
-            chosen = StrategyConfig(name=strategy, file=strategy_file, class_name=class_name)
+            chosen = StrategyConfig(name=strategy or "custom", file=strategy_file, class_name=class_name,
+                                    params=_param_pairs(params))
+            _, implied = from_config(ctx.settings, use_risk=use_risk)
+        else:
+            chosen, implied = from_config(ctx.settings, strategy=strategy, params=_param_pairs(params),
+                                          use_risk=use_risk)
         try:
-            result = run_backtest(chosen, params=_param_pairs(params), data=data, rounds_file=rounds_file,
-                                  inferences=inferences, **_param_pairs(overrides))
+            result = run_backtest(chosen, data=data, rounds_file=rounds_file, inferences=inferences,
+                                  **{**implied, **_param_pairs(overrides)})
         except (BacktestError, StrategyError, FileNotFoundError) as exc:
             raise CliError(str(exc)) from None
         except TypeError as exc:
@@ -175,19 +184,21 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
                 click.echo(f"plots: {report['files']}")
 
     @cli.command("sweep")
-    @click.option("--strategy", "-s", default="edge", show_default=True)
+    @click.option("--strategy", "-s", default=None, help="Built-in strategy name (default: the config's strategy).")
     @click.option("--grid", "grid", multiple=True, required=True, help="key=v1,v2,... (repeatable).")
     @click.option("--train-fraction", type=click.FloatRange(0.1, 0.95), default=0.7, show_default=True)
     @click.option("--workers", type=click.IntRange(1, 64), default=None)
     @click.option("--data", default=None, type=click.Path(dir_okay=False))
     @click.option("--rounds-file", default=None, type=click.Path(dir_okay=False))
     @json_option
-    def sweep(strategy: str, grid: tuple[str, ...], train_fraction: float, workers: int | None, data: str | None,
-              rounds_file: str | None, as_json: bool) -> None:
-        """A parameter grid in parallel processes, with a train/test (out-of-sample) split."""
+    @pass_ctx
+    def sweep(ctx: Ctx, strategy: str | None, grid: tuple[str, ...], train_fraction: float, workers: int | None,
+              data: str | None, rounds_file: str | None, as_json: bool) -> None:
+        """A parameter grid in parallel processes, with a train/test (out-of-sample) split; the config's strategy
+        parameters and risk limits are the base every grid point varies."""
         import yaml
 
-        from bot.backtest.runner import run_backtest
+        from bot.backtest.runner import from_config, run_backtest
         from bot.backtest.sweep import run_sweep
 
         axes: dict[str, list[Any]] = {}
@@ -196,8 +207,11 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
                 raise CliError(f"--grid expects key=v1,v2,..., got {item!r}")
             key, values = item.split("=", 1)
             axes[key.strip()] = [yaml.safe_load(v) for v in values.split(",") if v.strip()]
-        base = run_backtest(strategy, data=data, rounds_file=rounds_file, baselines=())
-        table = run_sweep(strategy, axes, base.rounds, base.signals, config=base.settings.engine_config(),
-                          train_fraction=train_fraction, max_workers=workers)
+        chosen, implied = from_config(ctx.settings, strategy=strategy)
+        if chosen.file:
+            raise CliError("sweep runs built-in strategies: pass --strategy")
+        base = run_backtest(chosen, data=data, rounds_file=rounds_file, baselines=(), **implied)
+        table = run_sweep(chosen.name, axes, base.rounds, base.signals, config=base.settings.engine_config(),
+                          base_params=chosen.params, train_fraction=train_fraction, max_workers=workers)
         rows = json.loads(table.to_json(orient="records"))
         emit(rows, as_json, lambda: click.echo(table.to_string(max_rows=50)))

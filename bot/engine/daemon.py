@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings, TopicConfig
 from bot.domain import Position, Round
+from bot.engine.decision import RiskState, decide, signal_fields
 from bot.engine.executor import BetRequest, BetResult, Executor, LiveExecutor
-from bot.engine.risk import RiskContext, RiskLimit, evaluate
+from bot.engine.risk import RiskLimit
 from bot.engine.trace import BetTrace
 from bot.errors import BotError, TemporaryError
 from bot.markets.base import PredictionMarket
@@ -364,7 +365,8 @@ class Daemon:
     def decide(
         self, rt: MarketRuntime, rnd: Round, stats: tuple[int, int, int] | None = None, trace: BetTrace | None = None
     ) -> Decision:
-        """The strategy's decision for ``rnd`` after the risk limits (``stats``: journal figures already read)."""
+        """The strategy's decision for ``rnd`` after the risk limits (``stats``: journal figures already read), by the
+        one decision path ``bot.engine.decision.decide`` the backtest shares."""
         mark = trace.mark if trace is not None else _no_mark
         params = rt.market.params()
         mark("params")
@@ -381,7 +383,6 @@ class Daemon:
             mark("reference")
             signal = self.signals.latest_signal(rt.topic.name, reference, time.time())
             mark("signal")
-        p_up = float(getattr(signal, "p_up", float("nan"))) if signal is not None else float("nan")
         ai_direction = 0
         if rnd.ai_price is not None and reference:
             ref_raw = rt.fresh_reference()
@@ -389,9 +390,7 @@ class Daemon:
         bankroll = self.bankroll()
         ctx: dict[str, Any] = {
             "epoch": rnd.epoch,
-            "p_up": p_up,
-            "predicted_return": float(getattr(signal, "predicted_return", 0.0) or 0.0),
-            "signal_age": float(getattr(signal, "age_seconds", 0.0) or 0.0),
+            **signal_fields(signal),
             "bull_pool_wei": rnd.bull_amount,
             "bear_pool_wei": rnd.bear_amount,
             "fee_bp": params.treasury_fee_bp,
@@ -400,22 +399,13 @@ class Daemon:
             "min_bet_wei": params.min_bet_amount,
             "ai_direction": ai_direction,
         }
-        out = self.strategy.decide_one(**ctx)
-        mark("strategy")
-        side = out.side
-        stake = int(out.stake_wei)
-        reason = str(out.reason)
-        if side is not None and stake > 0:
-            if stats is None:
-                stats = self._journal_snapshot(rt.name, rnd.epoch)[1]
-            risk_ctx = RiskContext(
-                market=rt.name, epoch=rnd.epoch, stake_wei=stake, bankroll_wei=bankroll,
-                total_pool_wei=rnd.total_amount, params=params,
-                day_staked_wei=stats[0], day_pnl_wei=stats[1], consecutive_losses=stats[2],
-            )
-            verdict = evaluate(self.limits, risk_ctx)
-            if not verdict.allowed:
-                side, stake, reason = None, 0, f"risk {verdict.limit}: {verdict.reason}"
-            mark("risk")
+
+        def risk_state() -> RiskState:
+            figures = stats if stats is not None else self._journal_snapshot(rt.name, rnd.epoch)[1]
+            return RiskState(*figures)
+
+        verdict = decide(self.strategy, self.limits, ctx, market=rt.name, total_pool_wei=rnd.total_amount,
+                         params=params, state=risk_state, mark=mark)
+        side, stake, reason = verdict.side, verdict.stake_wei, verdict.reason
         ctx["signal"] = signal_summary(signal)
         return Decision(rt.name, rnd.epoch, side, stake, reason, ctx)

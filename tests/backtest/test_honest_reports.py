@@ -157,7 +157,7 @@ def test_negative_lead_is_refused_as_one_line(lead: str) -> None:
 
 def test_ruin_through_the_cli_json() -> None:
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "main.py"), "backtest", "--strategy", "follow", "--param", "threshold=0.0",
+        [sys.executable, str(ROOT / "main.py"), "backtest", "--no-risk", "--strategy", "follow", "--param", "threshold=0.0",
          "--param", f"stake_wei={2 * 10**17}", "--set", "end=2025-05-03", "--set", "coin_flip_seeds=2", "--json"],
         capture_output=True, text=True, cwd=ROOT, check=False,
     )
