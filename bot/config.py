@@ -105,6 +105,12 @@ class TopicConfig(Model):
     poll_seconds: float = Field(default=30.0, gt=0)
     labels: list[str] = Field(default_factory=lambda: ["up", "down"])
     volatility: float = Field(default=0.0015, gt=0)  # per-horizon sigma of the log-return, when no intervals are served
+    # How an API inference earns trust (bot.allora.trust): "signature" (a trusted signer signed it), "chain" (it agrees
+    # with the network inference read from the Allora chain), "api-key-tls" (explicit opt-in: labelled unverified).
+    trust: Literal["signature", "chain", "api-key-tls"] = "signature"
+    token_decimals: int = Field(default=18, ge=0, le=60)  # scale of the API's integers: not signed, so never read
+    epoch_seconds: int | None = Field(default=None, gt=0)  # the topic's epoch (default horizon): the replay window
+    chain_tolerance: float = Field(default=1e-6, ge=0, le=0.1)  # "chain" trust: |api - chain| <= tol * max(|chain|, vol)
 
 
 class SignatureConfig(Model):
@@ -129,9 +135,10 @@ class AlloraConfig(Model):
     network: str = "allora-testnet-1"
     rpc_url: str | None = None  # rest+http(s)://... or grpc+https://...
     emissions_version: Literal["v9", "v10"] = "v10"
-    max_age_seconds: int = Field(default=600, gt=0)
-    max_future_seconds: int = Field(default=300, ge=0)
-    max_jump: float = Field(default=0.2, gt=0)  # largest |predicted return| accepted
+    max_age_seconds: int = Field(default=600, gt=0)  # replay window cap; per topic it is also <= one epoch
+    max_future_seconds: int = Field(default=5, ge=0, le=60)  # clock skew tolerated for a future-dated inference
+    max_jump: float = Field(default=0.2, gt=0)  # largest |predicted return| accepted (cap; per topic jump_sigmas)
+    jump_sigmas: float = Field(default=8.0, gt=0, le=100)  # per topic: |predicted log-return| <= jump_sigmas * volatility
     request_timeout: float = Field(default=10.0, gt=0)
     backoff_cap_seconds: float = Field(default=300.0, gt=0)
     backoff_jitter: float = Field(default=0.1, ge=0, le=1)

@@ -63,6 +63,10 @@ def build_poller(
     """
     config = settings.allora
     chosen = source or build_source(config, session_factory=session_factory, clock=clock, environ=environ)
+    chain: ChainSource | None = None
+    if chosen.name == "api" and config.rpc_url and any(t.trust == "chain" for t in config.topics):
+        # "chain"-trust topics: every API value is compared with the chain's network inference (emissions client)
+        chain = ChainSource(config, timeout=float(_setting(config, "request_timeout", 10.0)), clock=clock)
     journal = None if session_factory is None or chosen.name == "replay" else InferenceJournal(session_factory)
     poller = Poller(
         chosen,
@@ -76,6 +80,7 @@ def build_poller(
         ),
         rng=random.Random(seed),  # noqa: S311 - jitter only
         reference_price=reference_price,
+        chain=chain.fetch if chain is not None else None,
     )
     if journal is not None:
         poller.restore()

@@ -20,7 +20,6 @@ from bot.config import TopicConfig
 
 PERCENTILE_DECIMALS = 18  # confidence_interval_percentiles are scaled by 1e18
 CHAIN_DECIMALS = 18  # cosmos Dec precision
-MAX_DECIMALS = 60
 MAX_NUMBER_TEXT = 100  # longest numeric string we parse
 VALUE_LIMIT = Decimal("1e60")
 _NAN_WORDS = ("nan", "inf", "infinity", "-inf", "-infinity", "+inf", "+infinity", "snan", "-nan")
@@ -174,10 +173,11 @@ def _parse_api(raw: bytes, topic: TopicConfig) -> Inference:
         raise _Reject(RejectReason.UNAVAILABLE, f"API status false: {str(message)[:120]}")
     data = _dict(doc.get("data"), "data")
     body = _dict(data.get("inference_data"), "data.inference_data")
+    decimals = topic.token_decimals  # the signature does not cover token_decimals: the scale is ours, not the payload's
     decimals_raw = data.get("token_decimals")
-    decimals = 18 if decimals_raw is None else _as_int(decimals_raw, "token_decimals")
-    if not 0 <= decimals <= MAX_DECIMALS:
-        raise _bad(f"token_decimals out of range: {decimals}")
+    if decimals_raw is not None and _as_int(decimals_raw, "token_decimals") != decimals:
+        raise _Reject(RejectReason.RESCALED, f"payload token_decimals {str(decimals_raw)[:8]} differs from the topic's "
+                      f"{decimals} (not covered by the signature)")
     units = _as_int(body.get("network_inference"), "network_inference")
     if units < -(2**255) or units >= 2**256:
         raise _bad("network_inference does not fit in 256 bits")

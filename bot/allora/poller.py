@@ -23,11 +23,13 @@ from bot.allora.model import FetchResult, Inference, Signal, Verdict
 from bot.allora.normalise import to_signal
 from bot.allora.reasons import RejectReason
 from bot.allora.sources.base import InferenceSource
+from bot.allora.trust import chain_agreement, jump_limit
 from bot.allora.verify import check_time, predicted_jump, verify
 from bot.config import AlloraConfig, ConfigError, TopicConfig
 
 log = logging.getLogger(__name__)
 ReferencePrice = Callable[[TopicConfig], Decimal | None]
+ChainReader = Callable[[TopicConfig], FetchResult]  # the chain's latest network inference for a topic (never raises)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +114,10 @@ class Poller:
         rng: random.Random | None = None,
         reference_price: ReferencePrice | None = None,
         topics: list[TopicConfig] | None = None,
+        chain: ChainReader | None = None,
     ) -> None:
         self.source = source
+        self.chain = chain  # confirms API inferences of "chain"-trust topics
         self.config = config
         self.journal = journal
         self.clock = clock
@@ -122,8 +126,22 @@ class Poller:
         self.reference_price = reference_price
         self._lock = threading.Lock()  # guards every _TopicState field except .lock
         self._topics = {t.name: _TopicState(t) for t in (topics if topics is not None else config.topics)}
-        if config.signature.required and not config.signature.trusted_signers and source.name == "api":
-            log.warning("allora: signatures are required but no trusted signer is configured: nothing will be accepted")
+        for topic in self._topics.values():
+            if source.name != "api":
+                continue
+            if topic.topic.trust == "signature" and config.signature.required and not config.signature.trusted_signers:
+                log.warning("allora %s: trusts signatures but no trusted signer is configured: nothing will be "
+                            "accepted (see config check)", topic.topic.name)
+            elif topic.topic.trust == "api-key-tls":
+                log.warning("allora %s: trust api-key-tls: inferences are UNVERIFIED (no signature or chain check)",
+                            topic.topic.name)
+
+    def close(self) -> None:
+        """Close the source and the chain reader (their HTTP sessions and event loops)."""
+        owner = getattr(self.chain, "__self__", None)
+        for closer in (getattr(self.source, "close", None), getattr(owner, "close", None)):
+            if callable(closer):
+                closer()
 
     # --- queries ---------------------------------------------------------------------------------------------------
 
@@ -159,10 +177,10 @@ class Poller:
             return None
         at = self.clock() if now is None else now
         topic = state.topic
-        if not check_time(inference, self.config, at).accepted:
+        if not check_time(inference, self.config, topic, at).accepted:
             return None
         jump = predicted_jump(inference, topic, reference_price)
-        if jump is not None and jump > self.config.max_jump:
+        if jump is not None and jump > jump_limit(self.config, topic):
             log.warning("allora %s: |log-return| %.4f vs price %s: ignored", topic.name, jump, reference_price)
             return None
         try:
@@ -251,6 +269,8 @@ class Poller:
                 verdict = Verdict(signer=latest.signer)
             else:
                 verdict = verify(inference, self.config, topic, self.clock(), reference_price=self._reference(topic))
+                if verdict.accepted and inference.source == "api" and topic.trust == "chain":
+                    verdict = self._confirm_on_chain(topic, inference)
         if not duplicate and self.journal is not None:
             self.journal.record(result, verdict)
         self._update(state, result, verdict, duplicate=duplicate)
@@ -260,6 +280,15 @@ class Poller:
         elif inference is None:
             log.info("allora %s: fetch failed: %s %s", topic.name, result.reason, result.detail[:160])
         return PollOutcome(topic.name, result, verdict, duplicate)
+
+    def _confirm_on_chain(self, topic: TopicConfig, inference: Inference) -> Verdict:
+        """"chain" trust: the API value must agree with the chain's network inference for the topic."""
+        if self.chain is None:
+            return Verdict(RejectReason.UNVERIFIABLE, "trust chain, but no chain reader (allora.rpc_url unset)")
+        result = self.chain(topic)
+        if result.inference is None:
+            return Verdict(RejectReason.UNVERIFIABLE, f"chain read failed: {result.reason} {result.detail[:120]}")
+        return chain_agreement(inference, result.inference, topic)
 
     def _update(self, state: _TopicState, result: FetchResult, verdict: Verdict | None, *, duplicate: bool) -> None:
         now = self.clock()

@@ -11,7 +11,7 @@ import enum
 
 class RejectReason(enum.StrEnum):
     # verification of a parsed inference
-    STALE = "stale"  # older than allora.max_age_seconds
+    STALE = "stale"  # older than the replay window (allora.max_age_seconds, at most one topic epoch)
     FUTURE = "future"  # timestamp more than allora.max_future_seconds ahead
     BAD_SIGNATURE = "bad-signature"  # signature present but unusable (wrong length, not recoverable)
     UNTRUSTED_SIGNER = "untrusted-signer"  # recovered signer not in signature.trusted_signers
@@ -19,8 +19,11 @@ class RejectReason(enum.StrEnum):
     NOT_A_NUMBER = "not-a-number"  # NaN, infinity or a non-numeric value
     NEGATIVE_PRICE = "negative-price"  # a price topic served a value <= 0
     OUT_OF_RANGE = "out-of-range"  # a classification probability outside [0, 1]
-    ABSURD_JUMP = "absurd-jump"  # |predicted log-return| > allora.max_jump
+    ABSURD_JUMP = "absurd-jump"  # |predicted log-return| > jump_sigmas x topic volatility (capped by max_jump)
     WRONG_TOPIC = "wrong-topic"  # payload is for another topic than requested
+    RESCALED = "rescaled"  # payload token_decimals differs from the topic's (the signature does not cover it)
+    CHAIN_DISAGREES = "chain-disagrees"  # "chain" trust: the API value is not the chain's network inference
+    UNVERIFIABLE = "unverifiable"  # "chain" trust: the chain could not be read to confirm the value
     # transport and payload
     HTTP_401 = "http-401"  # bad or missing API key (also 403)
     HTTP_404 = "http-404"  # unknown topic / no inference yet

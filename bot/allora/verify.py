@@ -1,8 +1,12 @@
-"""Is an inference fit to trade on? Signature, freshness and sanity checks (pure).
+"""Is an inference fit to trade on? Trust, freshness and sanity checks (pure).
 
-Consumer API inferences carry an AlloraConsumer signature: the signer is recovered from the documented digest and,
-when ``signature.required``, must be one of ``signature.trusted_signers``. Chain bundles are authenticated by the
-node we query and carry no signature. Every rejection has a typed ``RejectReason``.
+Consumer API inferences are trusted per topic (``bot.allora.trust``): ``signature`` recovers the signer of the
+AlloraConsumer digest and, when ``signature.required``, needs it in ``signature.trusted_signers``; ``chain`` leaves
+the decision to the chain comparison the poller makes after these checks (``trust.chain_agreement``);
+``api-key-tls`` accepts and labels the verdict unverified. Chain bundles are authenticated by the node we query and
+carry no signature. Freshness: within the topic's replay window (at most one epoch) and at most
+``max_future_seconds`` ahead; sanity: finite, in range, ``|log-return|`` within the topic's jump limit. Every
+rejection has a typed ``RejectReason``.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from decimal import Decimal, localcontext
 from bot.allora.digest import inference_digest, recover_signer
 from bot.allora.model import Inference, Verdict
 from bot.allora.reasons import RejectReason
+from bot.allora.trust import UNVERIFIED, jump_limit, replay_window
 from bot.config import AlloraConfig, SignatureConfig, TopicConfig
 
 
@@ -64,13 +69,14 @@ def check_values(inference: Inference, topic: TopicConfig, max_jump: float, refe
     return Verdict()
 
 
-def check_time(inference: Inference, config: AlloraConfig, now: float) -> Verdict:
+def check_time(inference: Inference, config: AlloraConfig, topic: TopicConfig, now: float) -> Verdict:
     ahead = inference.timestamp - now
     if ahead > config.max_future_seconds:
-        return Verdict(RejectReason.FUTURE, f"timestamp {ahead:.0f}s in the future")
+        return Verdict(RejectReason.FUTURE, f"timestamp {ahead:.0f}s in the future (> {config.max_future_seconds}s)")
     age = now - inference.timestamp
-    if age > config.max_age_seconds:
-        return Verdict(RejectReason.STALE, f"age {age:.0f}s > {config.max_age_seconds}s")
+    window = replay_window(config, topic)
+    if age > window:
+        return Verdict(RejectReason.STALE, f"age {age:.0f}s > {window}s (replay window: one topic epoch at most)")
     return Verdict()
 
 
@@ -82,17 +88,21 @@ def verify(
     *,
     reference_price: Decimal | None = None,
 ) -> Verdict:
-    """Signature (API only), then time, then values. The verdict carries the recovered signer."""
+    """Trust (API only: the topic's mode), then time, then values. The verdict carries the recovered signer; an
+    ``api-key-tls`` verdict says it is unverified; a ``chain`` one still needs the poller's chain comparison."""
     signer: str | None = None
-    if inference.source == "api":
+    detail = ""
+    if inference.source == "api" and topic.trust == "signature":
         signed = check_signature(inference, config.signature)
         if not signed.accepted:
             return signed
         signer = signed.signer
+    elif inference.source == "api" and topic.trust == "api-key-tls":
+        detail = UNVERIFIED
     for verdict in (
-        check_time(inference, config, now),
-        check_values(inference, topic, config.max_jump, reference_price),
+        check_time(inference, config, topic, now),
+        check_values(inference, topic, jump_limit(config, topic), reference_price),
     ):
         if not verdict.accepted:
             return Verdict(verdict.reason, verdict.detail, signer=signer)
-    return Verdict(signer=signer)
+    return Verdict(detail=detail, signer=signer)

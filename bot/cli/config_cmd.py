@@ -6,7 +6,7 @@ import click
 import yaml
 
 from bot.cli.common import Ctx, emit, json_option, pass_ctx
-from bot.config import redacted
+from bot.config import ConfigError, redacted
 
 
 def register(cli: click.Group) -> None:
@@ -32,9 +32,26 @@ def register(cli: click.Group) -> None:
 
         settings = ctx.settings
         check_strategy_config(settings.strategy)  # a typo in strategy.params is a config error, not a surprise at run
-        report: dict[str, object] = {"valid": True, "markets": [m.name for m in settings.markets], "mode": settings.mode}
-        if online:
+        from bot.allora.trust import describe, never_bets
+
+        blockers = never_bets(settings)  # a valid config that can never bet is not OK: say why, and the fix
+        report: dict[str, object] = {"valid": True, "markets": [m.name for m in settings.markets], "mode": settings.mode,
+                                     "can_bet": not blockers, "never_bets": [b.line() for b in blockers],
+                                     "inference_trust": describe(settings)}
+        if online and not blockers:
             from bot.app import startup_checks
 
             report["checks"] = startup_checks(settings)
-        emit(report, as_json, lambda: click.echo(f"config OK: {len(settings.markets)} market(s), mode {settings.mode}"))
+
+        def human() -> None:
+            for name, line in describe(settings).items():
+                click.echo(f"topic {name}: {line}")
+            for blocker in blockers:
+                click.echo(blocker.line())
+            if not blockers:
+                click.echo(f"config OK: {len(settings.markets)} market(s), mode {settings.mode}")
+
+        emit(report, as_json, human)
+        if blockers:
+            more = f" (and {len(blockers) - 1} more market(s))" if len(blockers) > 1 else ""
+            raise ConfigError(blockers[0].line() + more)

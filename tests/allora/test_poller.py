@@ -105,10 +105,10 @@ def test_duplicates_and_freshness(clock: FakeClock) -> None:
     assert second is not None and second.duplicate and older is not None and older.duplicate
     health = poller.health(LOG_RETURN.name)
     assert (health.accepted, health.duplicates, health.polls) == (1, 2, 3)
-    signal = poller.latest_signal(LOG_RETURN.name, Decimal(1), now=stamp + 600)
-    assert signal is not None and signal.age_seconds == 600
-    assert poller.latest_signal(LOG_RETURN.name, Decimal(1), now=stamp + 601) is None  # stale now
-    assert poller.latest_signal(LOG_RETURN.name, Decimal(1), now=stamp - 301) is None  # from our future
+    signal = poller.latest_signal(LOG_RETURN.name, Decimal(1), now=stamp + 300)  # one epoch: the replay window
+    assert signal is not None and signal.age_seconds == 300
+    assert poller.latest_signal(LOG_RETURN.name, Decimal(1), now=stamp + 301) is None  # stale now
+    assert poller.latest_signal(LOG_RETURN.name, Decimal(1), now=stamp - 6) is None  # from our future
 
 
 def test_rejected_inference_never_becomes_the_signal(clock: FakeClock) -> None:

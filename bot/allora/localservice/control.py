@@ -31,6 +31,7 @@ class FaultKind(enum.StrEnum):
     GARBAGE_JSON = "garbage_json"  # a body that is not JSON
     DEEP_JSON = "deep_json"  # 100k nested arrays (would overflow the C stack of a naive JSON parser)
     UNSIGNED = "unsigned"  # empty signature
+    RESCALED = "rescaled"  # genuinely signed, token_decimals (not signed) lowered by 1: every value 10x larger
 
 
 TRANSPORT_FAULTS = frozenset(

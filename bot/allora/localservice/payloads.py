@@ -101,6 +101,11 @@ def consumer_payload(
             inference["network_inference_normalized"] = "NaN"
         elif fault.kind is FaultKind.UNSIGNED:
             signature = b""
+        elif fault.kind is FaultKind.RESCALED:  # the signature stays valid: it does not cover token_decimals
+            decimals -= 1
+            inference["network_inference_normalized"] = units_text(units, decimals)
+            if gen.intervals:
+                inference["confidence_interval_values_normalized"] = [units_text(v, decimals) for v in interval_values]
     return {
         "request_id": request_id(topic.topic_id, gen.timestamp, units),
         "status": True,
