@@ -37,7 +37,7 @@ node_modules/.installed: package.json package-lock.json
 
 # Regenerate the lock (run after changing dependencies in pyproject.toml; commit the result).
 lock: $(VENV)/.installed
-	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --universal --python-version 3.11 \
+	$(BIN)/uv pip compile pyproject.toml --all-extras --generate-hashes --universal --python-version 3.11 \
 		--quiet -o $(LOCK)
 
 run: setup

@@ -1,6 +1,6 @@
 """The set-up the two commands run: Python packages come only from ``requirements.lock``, pinned with hashes.
 
-- every dependency ``pyproject.toml`` declares (runtime and dev) is pinned in the lock with sha256 hashes, so a fresh
+- every dependency ``pyproject.toml`` declares (runtime and every extra) is pinned in the lock with sha256 hashes, so a fresh
   machine installs what the pins were made with (a dependency added without ``make lock`` fails here);
 - the Makefile's install step (``make pydeps``) refuses a package whose hash differs from the lock's — run for real
   against a local wheel in a throwaway venv (no network).
@@ -46,7 +46,7 @@ def _locked() -> dict[str, list[str]]:
 
 def test_every_declared_dependency_is_pinned_with_hashes() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    declared = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
+    declared = [*project["dependencies"], *(r for group in project["optional-dependencies"].values() for r in group)]
     locked = _locked()
     missing = sorted({_name(r) for r in declared} - set(locked))
     assert not missing, f"not in requirements.lock (run `make lock`): {missing}"
