@@ -12,8 +12,10 @@ Settlement, per bet (``bot.payout`` semantics, exact in wei — see ``bot.backte
 AI dialect: Bull wins when the on-chain AI price and the close sit on the same side of the lock price (all equal counts
 as right), else Bear; there are no draws.
 
-Pools seen at decision time are the rounds' *final* pools (what history records). Real bots see the pools a few
-seconds before lock, and late bets still move them: this is an optimistic assumption, stated in every report.
+Pools seen at decision time are the rounds' *final* pools (what history records) unless the rounds carry
+decision-time pools (``decision_bull_wei``/``decision_bear_wei``, from the journal: ``bot.backtest.decision_pools``);
+settlement always uses the final pools, as the contract does. Final pools at decision time are optimistic (late bets
+still move them), stated in every report.
 
 Risk limits: with ``EngineConfig.risk`` set, each block's proposed bets pass the daemon's risk limits in time order
 (``bot.backtest.risk``, the same ``bot.engine.decision.apply_limits``); denied bets become skips ``risk <limit>``.
@@ -109,8 +111,9 @@ def build_context(
         P_UP_COL: signal(P_UP_COL),
         PREDICTED_RETURN_COL: signal(PREDICTED_RETURN_COL),
         SIGNAL_AGE_COL: signal(SIGNAL_AGE_COL),
-        BULL_POOL_COL: prep.bull if prep.bull.dtype == np.int64 else prep.bull_f,  # exact int64: converted per chunk
-        BEAR_POOL_COL: prep.bear if prep.bear.dtype == np.int64 else prep.bear_f,
+        # exact int64: converted per chunk; decision-time pools where the journal has them (bot.backtest.decision_pools)
+        BULL_POOL_COL: prep.seen_bull if prep.seen_bull is not None else prep.bull if prep.bull.dtype == np.int64 else prep.bull_f,
+        BEAR_POOL_COL: prep.seen_bear if prep.seen_bear is not None else prep.bear if prep.bear.dtype == np.int64 else prep.bear_f,
         FEE_BP_COL: const(config.fee_bp),
         SECONDS_TO_LOCK_COL: const(config.lead_seconds),
         BANKROLL_COL: const(bankroll),

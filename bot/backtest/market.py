@@ -73,6 +73,9 @@ class PreparedRounds:
     bull: np.ndarray  # exact wei: int64 or object
     bear: np.ndarray
     ai_direction: npt.NDArray[np.float64]
+    # pools the decision sees (float wei): decision-time pools where known, else the final ones; None: the final pools
+    seen_bull: npt.NDArray[np.float64] | None = None
+    seen_bear: npt.NDArray[np.float64] | None = None
     _bull_f: npt.NDArray[np.float64] | None = None
     _bear_f: npt.NDArray[np.float64] | None = None
 
@@ -117,6 +120,10 @@ class PreparedRounds:
         outcome[~executed] = NOT_EXECUTED
         bull = rounds["bull_wei"].to_numpy()
         bear = rounds["bear_wei"].to_numpy()
+        seen_bull = seen_bear = None
+        if "decision_bull_wei" in rounds.columns:  # bot.backtest.decision_pools: NaN where the journal has none
+            seen_bull = np.where(rounds["decision_bull_wei"].isna(), to_float(bull), rounds["decision_bull_wei"].to_numpy(dtype=np.float64))
+            seen_bear = np.where(rounds["decision_bear_wei"].isna(), to_float(bear), rounds["decision_bear_wei"].to_numpy(dtype=np.float64))
         return cls(
             epoch=rounds["epoch"].to_numpy(dtype=np.int64),
             lock_ts=rounds["lock_ts"].to_numpy(dtype=np.int64),
@@ -124,11 +131,17 @@ class PreparedRounds:
             bull=bull,
             bear=bear,
             ai_direction=ai_dir,
+            seen_bull=seen_bull,
+            seen_bear=seen_bear,
         )
 
     def slice(self, start: int, stop: int) -> PreparedRounds:
+        cut = slice(start, stop)
         return PreparedRounds(
-            *(getattr(self, f)[start:stop] for f in ("epoch", "lock_ts", "outcome", "bull", "bear", "ai_direction")),
+            epoch=self.epoch[cut], lock_ts=self.lock_ts[cut], outcome=self.outcome[cut], bull=self.bull[cut],
+            bear=self.bear[cut], ai_direction=self.ai_direction[cut],
+            seen_bull=None if self.seen_bull is None else self.seen_bull[cut],
+            seen_bear=None if self.seen_bear is None else self.seen_bear[cut],
         )
 
 

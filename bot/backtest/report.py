@@ -193,6 +193,7 @@ def to_json(result: BacktestResult) -> dict[str, Any]:
             "signal_is_allora": result.signal_is_allora,
             "signal_provenance": result.signal_provenance,
             "pools_source": result.pools_source,
+            "pools": result.pools,
             "ruined": bool(result.metrics["ruined"]),
             "ruined_at_epoch": result.metrics["ruined_at_epoch"],
             "data_source": result.data_source,

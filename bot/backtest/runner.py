@@ -19,6 +19,7 @@ import pandas as pd
 from bot.allora.logexport import SIGNAL_ALLORA, SIGNAL_USER_FILE, offline_label
 from bot.backtest.baselines import DEFAULT_BASELINES, DEFAULT_COIN_FLIP_SEEDS, fixed_stake, run_baselines
 from bot.backtest.crosscheck import check_candles
+from bot.backtest.decision_pools import load_decision_pools, pool_gap, with_decision_pools
 from bot.backtest.engine import EngineConfig, EngineResult, PreparedRounds, bets_fingerprint, run_engine
 from bot.backtest.feeds import Gap, detect_gaps, load_csv, timeframe_seconds, to_ms
 from bot.backtest.inferences import (
@@ -30,7 +31,8 @@ from bot.backtest.inferences import (
     round_price_inferences,
 )
 from bot.backtest.metrics import compute_metrics
-from bot.backtest.rounds import PoolModel, build_rounds, load_rounds_file
+from bot.backtest.poolfit import default_fit_era, era_warning, fit_report
+from bot.backtest.rounds import DEFAULT_POOL_MODEL, PoolModel, build_rounds, load_rounds_file
 from bot.config import RiskConfig, Settings, StrategyConfig
 from bot.errors import InputError
 from strategies.base import REASON_COL, Strategy
@@ -79,6 +81,8 @@ class BacktestSettings:
     end: int | str | None = None  # ... and before this
     price_decimals: int = 8
     risk: RiskConfig | None = None  # the daemon's risk limits (config ``risk``); None: no limits
+    pools_from: str | None = None  # real rounds file to fit the pool model to (rounds built from candles)
+    decision_pools: str | None = None  # `rounds export --decision-pools` file: decide on the pools the daemon saw
 
     def engine_config(self) -> EngineConfig:
         return EngineConfig(
@@ -115,6 +119,7 @@ class BacktestResult:
     data_source: str
     gaps: list[Gap] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    pools: dict[str, Any] = field(default_factory=dict)  # source, fit (and its quality), final-vs-decision gap
 
     @property
     def signal_is_allora(self) -> bool:
@@ -284,12 +289,7 @@ def run_backtest(
             notes.append("the rounds file has no timestamps: times are epoch x interval from an arbitrary origin")
     else:
         assert candles is not None
-        pool_model = cfg.pool_model
-        if pool_model is None:
-            from bot.backtest.rounds import DEFAULT_POOL_MODEL
-
-            pool_model = DEFAULT_POOL_MODEL
-            notes.append("pools drawn from the model fitted to the shipped real PancakeSwap rounds (Dec 2021)")
+        pool_model, pools_info = _pool_model(cfg, candles, notes)
         ai = get_forecaster(cfg.ai_forecaster, seed=cfg.seed + 1) if cfg.dialect == "ai" else None
         if ai is not None:
             notes.append(f"on-chain AI prices stood in for by offline:{ai.name}")
@@ -310,6 +310,17 @@ def run_backtest(
         raise BacktestError("no rounds to backtest (check start/end and the data)")
 
     pools_source = POOLS_MODEL if rounds_file is None else POOLS_FINAL
+    if rounds_file is None:
+        pools_info["source"] = pools_source
+    else:
+        pools_info = {"source": pools_source}
+        if cfg.decision_pools:
+            rounds = with_decision_pools(rounds, load_decision_pools(cfg.decision_pools))
+            gap = pool_gap(rounds)
+            notes.append(gap.describe())
+            pools_info["gap"] = gap.to_dict()
+            if gap.matched:
+                pools_source = pools_info["source"] = f"{POOLS_DECISION} on {gap.matched} round(s), final elsewhere"
     notes.insert(0, f"pools: {pools_source}; decisions see each round's final pools (late bets are not modelled): optimistic")
     signals, signal_source, provenance = _signals(rounds, candles, inferences, cfg, notes)
     engine_cfg = cfg.engine_config()
@@ -353,6 +364,7 @@ def run_backtest(
         data_source=data_source,
         gaps=gaps,
         notes=notes,
+        pools=pools_info,
     )
 
 
@@ -370,6 +382,28 @@ def ruin_notes(strategy: str, metrics: Mapping[str, Any], baselines: Mapping[str
         elif m.get("ruined_share"):
             notes.append(f"RUINED: {name} was ruined in {100 * m['ruined_share']:.1f} % of its seeds")
     return notes
+
+
+def _pool_model(cfg: BacktestSettings, candles: pd.DataFrame, notes: list[str]) -> tuple[PoolModel, dict[str, Any]]:
+    """The pool model for rounds built from candles, its fit report and an era warning, as notes and a dict."""
+    info: dict[str, Any] = {}
+    if cfg.pools_from:
+        real = load_rounds_file(cfg.pools_from, fee_bp=cfg.fee_bp, price_decimals=cfg.price_decimals)
+        fit = fit_report(real)
+        notes.append(fit.describe())
+        info["fit"] = fit.to_dict()
+        return fit.model, info
+    model = cfg.pool_model or DEFAULT_POOL_MODEL
+    era = default_fit_era(model)
+    if cfg.pool_model is None:
+        notes.append("pools drawn from the model fitted to the shipped real PancakeSwap rounds (Dec 2021)")
+    times = candles["open_time_ms"].to_numpy(dtype=np.int64) // 1000
+    warning = era_warning(model, era, (int(times[0]), int(times[-1]))) if len(times) else None
+    if warning:
+        notes.insert(0, warning)
+        info["warning"] = warning
+    info["model"] = model.to_dict()
+    return model, info
 
 
 def _median_step(candles: pd.DataFrame) -> int:

@@ -81,17 +81,46 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
     def rounds() -> None:
         """Historical rounds."""
 
+    @rounds.command("fit-pools")
+    @click.option("--rounds-file", required=True, type=click.Path(dir_okay=False), help="Real rounds (any loader).")
+    @click.option("--per", type=click.Choice(["W", "M", "Q"]), default=None, help="Also fit each week/month/quarter.")
+    @click.option("--fee-bp", type=click.IntRange(0, 10_000), default=300, show_default=True)
+    @json_option
+    def fit_pools(rounds_file: str, per: str | None, fee_bp: int, as_json: bool) -> None:
+        """Fit the pool model to real rounds and print the fit and its quality (use it: backtest --set
+        pools_from=FILE)."""
+        from bot.backtest.poolfit import fit_by_period, fit_report
+        from bot.backtest.rounds import load_rounds_file
+
+        real = load_rounds_file(rounds_file, fee_bp=fee_bp)
+        fits = [fit_report(real)] + (fit_by_period(real, per) if per else [])
+        emit([f.to_dict() for f in fits], as_json, "\n".join(f.describe() for f in fits))
+
     @rounds.command("export")
-    @click.option("--market", "-m", required=True)
+    @click.option("--market", "-m", default=None, help="Market name (required for the RPC export).")
     @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False))
     @click.option("--from-epoch", type=click.IntRange(min=1), default=1, show_default=True)
     @click.option("--to-epoch", type=click.IntRange(min=1), default=None)
     @click.option("--page", type=click.IntRange(1, 5000), default=500, show_default=True)
+    @click.option("--decision-pools", is_flag=True,
+                  help="Instead: the pools our daemon saw at decision time, from the journal (backtest --set "
+                       "decision_pools=FILE).")
     @json_option
     @pass_ctx
-    def export(ctx: Ctx, market: str, out_path: str, from_epoch: int, to_epoch: int | None, page: int,
-               as_json: bool) -> None:
+    def export(ctx: Ctx, market: str | None, out_path: str, from_epoch: int, to_epoch: int | None, page: int,
+               decision_pools: bool, as_json: bool) -> None:
         """Export closed rounds over RPC (paged, resumable: rerun to continue) for backtests."""
+        if decision_pools:
+            from bot.backtest.decision_pools import export_decision_pools
+            from bot.store.db import make_engine, session_factory, session_scope
+
+            with session_scope(session_factory(make_engine(ctx.settings.database_url))) as s:
+                written = export_decision_pools(s, out_path, market)
+            emit({"path": out_path, "written": written}, as_json,
+                 f"wrote the decision-time pools of {written} journaled decision(s) to {out_path}")
+            return
+        if market is None:
+            raise CliError("rounds export needs --market (or --decision-pools)")
         from bot.app import build_app
         from bot.cli.trade import _check_market
         from bot.markets.export import export_rounds
