@@ -231,3 +231,36 @@ def test_quorum_of_two_honest_endpoints_bets(chain, v2, tmp_path):
     assert json.loads(done.stdout)["result"] == "landed"
     assert asked >= 3  # the second endpoint confirmed the reads (chain id, round, receipt)
     assert v2.market(chain.w3).functions.ledger(1, chain.accounts[7]).call()[1] == STAKE
+
+
+# -- exchange data -----------------------------------------------------------------------------------------------------
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("body", ["deep", "huge"])
+def test_a_hostile_exchange_answer_is_refused_before_ccxt_parses_it(tmp_path, body):
+    import pandas as pd
+    from aiohttp import web
+
+    from tests.backtest.fake_binance import FakeBinance
+
+    class HostileBinance(FakeBinance):
+        async def _klines(self, request: web.Request) -> web.Response:
+            self.klines_calls += 1
+            text = "[" * 100_000 + "]" * 100_000 if body == "deep" else '["' + "9" * (9 * 1024 * 1024) + '"]'
+            return web.Response(text=text, content_type="application/json")
+
+    frame = pd.read_csv(ROOT / "bot/data/BTCUSDT_5m_2025-05_06.csv.gz").head(10)
+    fake = HostileBinance(frame).start()
+    try:
+        since = int(frame.open_time_ms.iloc[0])
+        done = _cli("download-data", "--exchange", "binance", "--symbol", "BTC/USDT", "--timeframe", "5m", "--since",
+                    str(since), "--until", str(since + 3_000_000), "--cache-dir", str(tmp_path), "--api-url",
+                    fake.base_url, "--retries", "0", env=_env())
+    finally:
+        fake.stop()
+    assert fake.klines_calls >= 1
+    assert done.returncode in (2, 5), (done.returncode, done.stderr[-1500:])  # a clear failure, not SIGSEGV (-11)
+    assert "Traceback" not in done.stderr
+    err = done.stderr.strip().splitlines()[-1]  # (a progress bar comes first)
+    assert err.startswith("error: "), err
+    assert ("deeper than" in err) if body == "deep" else ("larger than" in err or "limit" in err), err
