@@ -15,12 +15,21 @@ Fixtures (mark tests that use them with ``pytest.mark.anvil``; they skip when an
 - ``deploy_market`` (function): factory ``deploy_market(dialect, config=None) -> Deployment`` for a fresh market with
   custom parameters (undone with the snapshot); V3 bettors are funded and approved.
 
+- ``postgres`` (session): a throwaway PostgreSQL cluster (``bot.devnet.postgres.PostgresCluster``) on a loopback port,
+  removed at the end; skips when the server binaries are missing (Debian package ``postgresql``), fails instead when
+  ``REQUIRE_POSTGRES=1`` (CI, where the package is installed and the tests must run).
+- ``pg_url`` (function): the URL of a fresh, empty database on that cluster (dropped after the test).
+- ``database_url`` (function, parametrized ``sqlite`` / ``postgresql``): a fresh store of either kind, for tests that
+  must hold on both.
+
 Build on them, e.g. ``Keeper(w3, v2).run([...])`` from bot.devnet.keeper; ``v2.market(w3)`` is the market bound to
 abis/PancakePredictionV2.json.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -29,6 +38,7 @@ from web3 import Web3
 
 from bot.devnet.anvil import AnvilError, AnvilNode, find_anvil
 from bot.devnet.deploy import Deployment, Dialect, MarketConfig, deploy, fund_tokens
+from bot.devnet.postgres import PostgresCluster, PostgresUnavailable
 
 DEV_ACCOUNTS = 20
 TOKEN_FUNDING = 1_000_000 * 10**18
@@ -107,3 +117,39 @@ def deploy_market(
         return deployment
 
     return _deploy
+
+
+_databases = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """One PostgreSQL cluster for the session (initdb + pg_ctl in a temp folder), stopped and removed at the end."""
+    try:
+        cluster = PostgresCluster().start()
+    except PostgresUnavailable as exc:
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL required (REQUIRE_POSTGRES=1) but unavailable: {exc}")
+        pytest.skip(f"no PostgreSQL server: {exc}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def pg_url(postgres: PostgresCluster) -> Iterator[str]:
+    """A fresh empty database on the session cluster; dropped (connections closed) after the test."""
+    name = postgres.create_database(f"t{os.getpid()}_{next(_databases)}")
+    try:
+        yield postgres.url(name)
+    finally:
+        postgres.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A fresh store: a new SQLite file, or a new database on the session's PostgreSQL cluster."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'bot.db'}"
+    return str(request.getfixturevalue("pg_url"))

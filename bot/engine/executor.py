@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -86,7 +85,7 @@ class SpendingCaps:
     max_per_bet: int
     max_per_day: int
 
-    def check(self, conn: sqlite3.Connection, account: str, amount: int, now: float, excluding: int = -1) -> str | None:
+    def check(self, conn: hotjournal.Conn, account: str, amount: int, now: float, excluding: int = -1) -> str | None:
         """Why ``amount`` may not be staked now (None: it may). Counts today's stakes, in-flight intents included,
         except the intent ``excluding`` (the one being checked)."""
         if amount > self.max_per_bet:

@@ -6,20 +6,30 @@ signed, with the spending caps checked in the same transaction) and the signed a
 Through SQLAlchemy a single SELECT measured ~1.5 ms on a 2-core VM; here the whole snapshot measured 0.75 ms p50 and
 the two commits 1.8–2.0 ms and 1.2–1.4 ms p50, fsync included (benchmarks/bench_latency.py phases).
 The rows are the ORM models' rows (``bot.store.journal``, ``bot.store.outcomes``): tests/store/test_hotjournal.py
-writes with one and reads with the other. SQLite only (the bot's store).
+writes with one and reads with the other.
 
-Every write is ``BEGIN IMMEDIATE … COMMIT``: the write lock is taken up front, so a concurrent writer makes us wait
-(busy_timeout), never fail halfway, and the uniqueness check and the insert see the same snapshot.
+One static SQL text per statement, written for SQLite (``?`` and ``:name`` parameters) and run as is there, on the
+pooled ``sqlite3`` connection (no wrapper on the default store's hot path). On PostgreSQL (psycopg 3) each text is
+translated once per process (``pg_sql``: ``?`` -> ``%s``, ``:name`` -> ``%(name)s``, ``INSERT`` gains ``RETURNING id``,
+read back as the cursor's ``lastrowid``) and run on a DBAPI connection from the engine's pool.
+
+Every write holds the journal's write lock from its first statement to its commit, so a concurrent writer makes us wait,
+never fail halfway, and the cap check, the uniqueness check and the insert see the same state: on SQLite
+``BEGIN IMMEDIATE`` (the database's write lock; busy_timeout), on PostgreSQL ``pg_advisory_xact_lock(JOURNAL_LOCK_KEY)``
+as the transaction's first statement (released by the commit or rollback; READ COMMITTED then sees every write
+committed before it). Both serialise all journal writers of the database, across processes and hosts.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, cast
+from functools import lru_cache
+from typing import Any, Protocol, cast
 
 from sqlalchemy.engine import Engine
 
@@ -80,23 +90,105 @@ MARK_SIGNED = (
 )
 
 
+# the PostgreSQL advisory lock every journal write transaction takes first (a fixed 64-bit key: "bot-jrnl")
+JOURNAL_LOCK_KEY = int.from_bytes(b"bot-jrnl", "big", signed=True)
+BEGIN_WRITE = {"sqlite": "BEGIN IMMEDIATE", "postgresql": f"SELECT pg_advisory_xact_lock({JOURNAL_LOCK_KEY})"}
+
+
+class Cursor(Protocol):
+    """What the journal reads from an executed statement (``sqlite3.Cursor`` is one)."""
+
+    @property
+    def rowcount(self) -> int: ...
+    @property
+    def lastrowid(self) -> int | None: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+
+
+class Conn(Protocol):
+    """A journal connection: ``sqlite3.Connection`` itself, or ``PgConn`` around a psycopg connection."""
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Cursor: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+
+
+_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+@lru_cache(maxsize=512)
+def pg_sql(sql: str) -> str:
+    """The PostgreSQL (psycopg) text of one of our SQLite statements."""
+    out = _NAMED.sub(r"%(\1)s", sql.replace("%", "%%")).replace("?", "%s")
+    if out.lstrip().upper().startswith("INSERT INTO ") and " RETURNING " not in out.upper():
+        out += " RETURNING id"
+    return out
+
+
+class PgCursor:
+    """A psycopg cursor seen through ``Cursor``: ``lastrowid`` is the ``RETURNING id`` of an insert."""
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    @property
+    def rowcount(self) -> int:
+        return int(self._cursor.rowcount)
+
+    @property
+    def lastrowid(self) -> int | None:
+        row = self._cursor.fetchone()
+        return None if row is None else int(row[0])
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return list(self._cursor.fetchall())
+
+
+class PgConn:
+    """A pooled psycopg connection running the journal's SQLite-style statements (translated by ``pg_sql``)."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] = (), /) -> PgCursor:
+        cursor = self._conn.cursor()
+        cursor.execute(pg_sql(sql), parameters)
+        return PgCursor(cursor)
+
+    def commit(self) -> None:
+        self._conn.commit()
+
+    def rollback(self) -> None:
+        self._conn.rollback()
+
+
 @contextmanager
-def connection(engine: Engine) -> Iterator[sqlite3.Connection]:
-    """A pooled SQLite connection (WAL, synchronous=FULL, as ``make_engine`` sets up), returned to the pool after."""
-    if engine.dialect.name != "sqlite":
-        raise ValueError(f"the bet journal needs SQLite, not {engine.dialect.name}")
+def connection(engine: Engine) -> Iterator[Conn]:
+    """A pooled connection, returned to the pool after: SQLite's own (WAL, synchronous=FULL, as ``make_engine`` sets
+    up), or psycopg's behind ``PgConn`` (the pool rolls back whatever a read left open)."""
+    dialect = engine.dialect.name
+    if dialect not in BEGIN_WRITE:
+        raise ValueError(f"the bet journal runs on SQLite or PostgreSQL, not {dialect}")
     pooled = engine.raw_connection()
     try:
-        yield cast(sqlite3.Connection, pooled.driver_connection)
+        if dialect == "sqlite":
+            yield cast(sqlite3.Connection, pooled.driver_connection)
+        else:
+            yield PgConn(pooled.driver_connection)
     finally:
         pooled.close()
 
 
 @contextmanager
-def write(engine: Engine) -> Iterator[sqlite3.Connection]:
-    """One durable DB transaction: committed (fsync'd) on success, rolled back on any error."""
+def write(engine: Engine) -> Iterator[Conn]:
+    """One durable DB transaction under the journal's write lock: committed (fsync'd) on success, rolled back on any
+    error."""
     with connection(engine) as conn:
-        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(BEGIN_WRITE[engine.dialect.name])
         try:
             yield conn
         except BaseException:
@@ -111,26 +203,26 @@ def day_start(now: float) -> float:
 
 
 # -- reads --------------------------------------------------------------------------------------------------------------
-def intent_state(conn: sqlite3.Connection, market: str, epoch: int, account: str) -> tuple[int, str] | None:
+def intent_state(conn: Conn, market: str, epoch: int, account: str) -> tuple[int, str] | None:
     """(id, state) of the round's intent for ``account``, if there is one."""
     row = conn.execute(ROUND_INTENT, (market, epoch, account)).fetchone()
     return None if row is None else (int(row[0]), str(row[1]))
 
 
-def staked_today(conn: sqlite3.Connection, account: str, now: float, excluding: int = -1) -> int:
+def staked_today(conn: Conn, account: str, now: float, excluding: int = -1) -> int:
     """Wei staked or about to be (intended, signed, sent, landed or paper-filled) by ``account`` since midnight UTC,
     leaving out the intent ``excluding`` (the one being checked)."""
     rows = conn.execute(STAKED_SINCE, (account, day_start(now), excluding)).fetchall()
     return sum(int(r[0]) for r in rows)
 
 
-def pnl_today(conn: sqlite3.Connection, account: str, now: float, mode: str = "live") -> int:
+def pnl_today(conn: Conn, account: str, now: float, mode: str = "live") -> int:
     """Realised net PnL (wei) of ``account``'s settlements that became final since midnight UTC."""
     rows = conn.execute(PNL_SINCE, (account, int(day_start(now)), mode)).fetchall()
     return sum(int(r[0]) for r in rows)
 
 
-def consecutive_losses(conn: sqlite3.Connection, account: str, mode: str = "live", limit: int = 100) -> int:
+def consecutive_losses(conn: Conn, account: str, mode: str = "live", limit: int = 100) -> int:
     """Losses in a row, newest epoch first, up to the last win (refunds neither break nor extend a streak)."""
     rows = conn.execute(RECENT_RESULTS, (account, mode, limit)).fetchall()
     count = 0
@@ -167,7 +259,7 @@ def risk_snapshot(engine: Engine, market: str, epoch: int, account: str, mode: s
 
 
 # -- writes -------------------------------------------------------------------------------------------------------------
-def insert_intent(conn: sqlite3.Connection, fields: dict[str, Any], now: float) -> int:
+def insert_intent(conn: Conn, fields: dict[str, Any], now: float) -> int:
     """Insert an intent row (wei as exact decimal text, like ``WeiType``); unset columns get the model's defaults."""
     row = {"state": "intended", "reason": "", "handed_at": 0.0, "gas_used": 0, "created_at": now, "updated_at": now,
            "origin": "daemon", "strategy": "", "decision": "{}", "lock_ts": 0, "fired_at": 0.0, "owner": "", **fields}
@@ -176,7 +268,7 @@ def insert_intent(conn: sqlite3.Connection, fields: dict[str, Any], now: float) 
     return int(conn.execute(INSERT_INTENT, row).lastrowid or 0)
 
 
-def insert_attempt(conn: sqlite3.Connection, fields: dict[str, Any], now: float) -> int:
+def insert_attempt(conn: Conn, fields: dict[str, Any], now: float) -> int:
     """Insert a signed attempt (status ``signed``) and move its intent, if any, to SIGNED with the attempt's hash."""
     row = {"status": "signed", "gas_cost_wei": "0", "created_at": now, "epochs": "", "intent_id": None, **fields}
     for key in ("max_fee_wei", "priority_fee_wei"):
@@ -214,32 +306,32 @@ def _row(values: Any) -> IntentRow:
                      None if v[12] is None else str(v[12]))
 
 
-def round_intent(conn: sqlite3.Connection, market: str, epoch: int, account: str) -> IntentRow | None:
+def round_intent(conn: Conn, market: str, epoch: int, account: str) -> IntentRow | None:
     found = conn.execute(ROUND_INTENT_ROW, (market, epoch, account)).fetchone()
     return None if found is None else _row(found)
 
 
-def intent_by_id(conn: sqlite3.Connection, intent_id: int) -> IntentRow | None:
+def intent_by_id(conn: Conn, intent_id: int) -> IntentRow | None:
     found = conn.execute(INTENT_BY_ID, (intent_id,)).fetchone()
     return None if found is None else _row(found)
 
 
-def open_intents(conn: sqlite3.Connection, account: str, mode: str) -> list[IntentRow]:
+def open_intents(conn: Conn, account: str, mode: str) -> list[IntentRow]:
     """Intents of ``account`` whose outcome is not known yet (intended, signed, sent)."""
     return [_row(r) for r in conn.execute(OPEN_INTENTS, (account, mode)).fetchall()]
 
 
-def unclaimed_manual(conn: sqlite3.Connection, account: str, mode: str) -> list[IntentRow]:
+def unclaimed_manual(conn: Conn, account: str, mode: str) -> list[IntentRow]:
     """Manual intents handed to the running daemon (intended, no owner yet)."""
     return [_row(r) for r in conn.execute(UNCLAIMED_MANUAL, (account, mode)).fetchall()]
 
 
-def claim_intent(conn: sqlite3.Connection, intent_id: int, owner: str, previous: str, now: float) -> bool:
+def claim_intent(conn: Conn, intent_id: int, owner: str, previous: str, now: float) -> bool:
     """Make ``owner`` the intent's owner if it is still open and owned by ``previous``; False if someone else won."""
     return conn.execute(CLAIM_INTENT, (owner, now, intent_id, previous)).rowcount == 1
 
 
-def transition(conn: sqlite3.Connection, intent_id: int, target: IntentState, now: float, reason: str | None = None,
+def transition(conn: Conn, intent_id: int, target: IntentState, now: float, reason: str | None = None,
                **attrs: Any) -> None:
     """Move the intent to ``target`` — only along ``TRANSITIONS``; anything else raises ``IllegalTransition``."""
     unknown = set(attrs) - set(SETTABLE)
@@ -260,21 +352,21 @@ def transition(conn: sqlite3.Connection, intent_id: int, target: IntentState, no
         raise IllegalTransition(f"intent {intent_id}: {was} -> {target.value} is not a move the lifecycle allows")
 
 
-def attempt_hashes(conn: sqlite3.Connection, intent_id: int) -> list[str]:
+def attempt_hashes(conn: Conn, intent_id: int) -> list[str]:
     return [str(r[0]) for r in conn.execute(ATTEMPT_HASHES, (intent_id,)).fetchall()]
 
 
-def last_attempt(conn: sqlite3.Connection, intent_id: int) -> tuple[bytes, int] | None:
+def last_attempt(conn: Conn, intent_id: int) -> tuple[bytes, int] | None:
     """(raw signed bytes, nonce) of the intent's newest attempt."""
     found = conn.execute(LAST_ATTEMPT, (intent_id,)).fetchone()
     return None if found is None else (bytes.fromhex(str(found[0])), int(found[1]))
 
 
-def mark_attempt(conn: sqlite3.Connection, attempt_id: int, status: str) -> None:
+def mark_attempt(conn: Conn, attempt_id: int, status: str) -> None:
     conn.execute(MARK_ATTEMPT, (status, attempt_id))
 
 
-def mine_attempt(conn: sqlite3.Connection, tx_hash: str, receipt_status: int, block_number: int, gas_cost_wei: int,
+def mine_attempt(conn: Conn, tx_hash: str, receipt_status: int, block_number: int, gas_cost_wei: int,
                  intent_id: int | None = None) -> None:
     """Record a receipt on its attempt; the intent's other open attempts (same nonce) are then ``replaced``."""
     conn.execute(MINE_ATTEMPT, (receipt_status, block_number, str(gas_cost_wei), tx_hash))

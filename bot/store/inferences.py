@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sqlalchemy import Index, LargeBinary, String, Text, UniqueConstraint, select
+from sqlalchemy import BigInteger, Index, LargeBinary, String, Text, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -27,9 +27,9 @@ class InferenceRecord(Base):
     source: Mapped[str] = mapped_column(String(16))  # api | rpc
     topic_id: Mapped[int]
     topic_name: Mapped[str] = mapped_column(String(128))
-    timestamp: Mapped[int | None]  # inference timestamp, unix seconds; NULL when nothing was parsed
-    block_height: Mapped[int | None]
-    fetched_at_ms: Mapped[int]  # when we fetched it, unix milliseconds
+    timestamp: Mapped[int | None] = mapped_column(BigInteger)  # inference timestamp, unix seconds; NULL when nothing was parsed
+    block_height: Mapped[int | None] = mapped_column(BigInteger)
+    fetched_at_ms: Mapped[int] = mapped_column(BigInteger)  # when we fetched it, unix milliseconds
     accepted: Mapped[bool]
     reason: Mapped[str | None] = mapped_column(String(32))  # RejectReason value
     detail: Mapped[str | None] = mapped_column(Text)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import time
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from bot.store.db import Base, WeiType
@@ -70,7 +70,7 @@ class Intent(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     market: Mapped[str] = mapped_column(String(64), index=True)
-    epoch: Mapped[int] = mapped_column(Integer, index=True)
+    epoch: Mapped[int] = mapped_column(BigInteger, index=True)
     account: Mapped[str] = mapped_column(String(42), index=True)
     mode: Mapped[str] = mapped_column(String(8))  # live | paper
     origin: Mapped[str] = mapped_column(String(16), default="daemon")  # daemon | manual
@@ -80,15 +80,15 @@ class Intent(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     strategy: Mapped[str] = mapped_column(String(64), default="")
     decision: Mapped[str] = mapped_column(Text, default="{}")  # JSON: signal, pools, edge at decision time
-    lock_ts: Mapped[int] = mapped_column(Integer, default=0)
+    lock_ts: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[float] = mapped_column(default=time.time)
     updated_at: Mapped[float] = mapped_column(default=time.time)
     fired_at: Mapped[float] = mapped_column(default=0.0)  # trigger time (decision latency starts here)
     handed_at: Mapped[float] = mapped_column(default=0.0)  # raw tx handed to the RPC
     owner: Mapped[str] = mapped_column(String(96), default="", server_default="")  # lock holder driving it; '' = none yet
     tx_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)  # the hash that landed (or last sent)
-    block_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    block_timestamp: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    block_timestamp: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     gas_used: Mapped[int] = mapped_column(Integer, default=0)
     gas_cost_wei: Mapped[int] = mapped_column(WeiType, default=0)
 
@@ -111,7 +111,7 @@ class TxAttempt(Base):
     kind: Mapped[str] = mapped_column(String(16))  # bet | claim | approve
     market: Mapped[str] = mapped_column(String(64))
     account: Mapped[str] = mapped_column(String(42), index=True)
-    nonce: Mapped[int] = mapped_column(Integer)
+    nonce: Mapped[int] = mapped_column(BigInteger)
     tx_hash: Mapped[str] = mapped_column(String(66), unique=True)
     raw_tx: Mapped[str] = mapped_column(Text)  # signed bytes, hex; public once broadcast, contains no secret
     epochs: Mapped[str] = mapped_column(Text, default="")  # comma-separated (claims)
@@ -119,7 +119,7 @@ class TxAttempt(Base):
     priority_fee_wei: Mapped[int] = mapped_column(WeiType, default=0)
     status: Mapped[str] = mapped_column(String(16), default="signed")  # signed | sent | mined | failed | replaced | dropped
     receipt_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    block_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     gas_cost_wei: Mapped[int] = mapped_column(WeiType, default=0)
     created_at: Mapped[float] = mapped_column(default=time.time)
 

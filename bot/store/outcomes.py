@@ -7,7 +7,7 @@ every table here. Wei amounts are exact (``WeiType``); every write is an idempot
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Float, Index, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.store.db import Base, WeiType
@@ -22,10 +22,10 @@ class RoundOutcome(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     market: Mapped[str] = mapped_column(String(64), index=True)
-    epoch: Mapped[int] = mapped_column(Integer)
-    start_ts: Mapped[int] = mapped_column(Integer)
-    lock_ts: Mapped[int] = mapped_column(Integer, index=True)
-    close_ts: Mapped[int] = mapped_column(Integer, index=True)
+    epoch: Mapped[int] = mapped_column(BigInteger)
+    start_ts: Mapped[int] = mapped_column(BigInteger)
+    lock_ts: Mapped[int] = mapped_column(BigInteger, index=True)
+    close_ts: Mapped[int] = mapped_column(BigInteger, index=True)
     lock_price: Mapped[int] = mapped_column(WeiType)  # raw contract integer; see price_decimals
     close_price: Mapped[int] = mapped_column(WeiType)
     price_decimals: Mapped[int] = mapped_column(Integer, default=8)
@@ -54,7 +54,7 @@ class Settlement(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     market: Mapped[str] = mapped_column(String(64), index=True)
-    epoch: Mapped[int] = mapped_column(Integer)
+    epoch: Mapped[int] = mapped_column(BigInteger)
     account: Mapped[str] = mapped_column(String(42), index=True)
     mode: Mapped[str] = mapped_column(String(8), default="live")  # live | paper
     position: Mapped[int] = mapped_column(Integer)
@@ -72,7 +72,7 @@ class Settlement(Base):
     claim_gas_wei: Mapped[int] = mapped_column(WeiType, default=0)  # our share of the claim transaction's gas
     net_pnl_wei: Mapped[int] = mapped_column(WeiType, default=0)  # payout - stake - bet gas - claim gas
     final: Mapped[bool] = mapped_column(Boolean, default=False)  # outcome known (payout fixed)
-    settled_at: Mapped[int] = mapped_column(Integer, default=0)  # chain time the outcome became known
+    settled_at: Mapped[int] = mapped_column(BigInteger, default=0)  # chain time the outcome became known
 
 
 class ScanCursor(Base):
@@ -84,8 +84,8 @@ class ScanCursor(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     market: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(64))  # rounds | account | user-rounds:<account>
-    block: Mapped[int] = mapped_column(Integer, default=0)  # last block scanned (user-rounds: entries read)
-    start_block: Mapped[int] = mapped_column(Integer, default=0)  # where the scan began (first block covered)
+    block: Mapped[int] = mapped_column(BigInteger, default=0)  # last block scanned (user-rounds: entries read)
+    start_block: Mapped[int] = mapped_column(BigInteger, default=0)  # where the scan began (first block covered)
     chunk: Mapped[int] = mapped_column(Integer, default=0)  # last good chunk size (blocks per eth_getLogs)
 
 
@@ -102,11 +102,11 @@ class AccountEvent(Base):
     market: Mapped[str] = mapped_column(String(64))
     account: Mapped[str] = mapped_column(String(42), index=True)
     name: Mapped[str] = mapped_column(String(16))  # BetBull | BetBear | Claim
-    epoch: Mapped[int] = mapped_column(Integer)
+    epoch: Mapped[int] = mapped_column(BigInteger)
     amount_wei: Mapped[int] = mapped_column(WeiType)
     tx_hash: Mapped[str] = mapped_column(String(66), index=True)
     log_index: Mapped[int] = mapped_column(Integer)
-    block_number: Mapped[int] = mapped_column(Integer, index=True)
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
     block_hash: Mapped[str] = mapped_column(String(66), default="")
 
 
@@ -122,8 +122,8 @@ class AccountTx(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account: Mapped[str] = mapped_column(String(42), index=True)
     tx_hash: Mapped[str] = mapped_column(String(66), unique=True)
-    nonce: Mapped[int] = mapped_column(Integer)
-    block_number: Mapped[int] = mapped_column(Integer, index=True)
+    nonce: Mapped[int] = mapped_column(BigInteger)
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
     block_hash: Mapped[str] = mapped_column(String(66), default="")
     to: Mapped[str] = mapped_column(String(42), default="")
     market: Mapped[str] = mapped_column(String(64), default="")  # the market it concerns ("" if none)
@@ -143,9 +143,9 @@ class AccountWindow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account: Mapped[str] = mapped_column(String(42), unique=True)
-    start_block: Mapped[int] = mapped_column(Integer)
-    start_nonce: Mapped[int] = mapped_column(Integer)  # transactions sent before start_block
-    checked_block: Mapped[int] = mapped_column(Integer, default=0)  # every nonce up to here is explained...
+    start_block: Mapped[int] = mapped_column(BigInteger)
+    start_nonce: Mapped[int] = mapped_column(BigInteger)  # transactions sent before start_block
+    checked_block: Mapped[int] = mapped_column(BigInteger, default=0)  # every nonce up to here is explained...
     unattributed: Mapped[int] = mapped_column(Integer, default=0)  # ...except this many (node had no history)
 
 
@@ -163,10 +163,10 @@ class ClaimRecord(Base):
     claimed_wei: Mapped[int] = mapped_column(WeiType, default=0)  # sum of the receipt's Claim events
     gas_wei: Mapped[int] = mapped_column(WeiType, default=0)
     status: Mapped[int | None] = mapped_column(Integer, nullable=True)  # receipt status
-    block_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
     mismatch: Mapped[str] = mapped_column(Text, default="")  # "" when the events match what we expected
-    created_at: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 def outcome_at_close(session: Session, market: str, close_ts: int, tolerance: int) -> RoundOutcome | None:

@@ -1,5 +1,5 @@
 """The bet path's plain-SQL journal writes the ORM models' rows exactly, reads the risk figures right, and commits
-all or nothing."""
+all or nothing — on SQLite and on PostgreSQL (the ``postgres`` fixture's throwaway cluster)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy import delete
 
 from bot.store import hotjournal
 from bot.store.db import make_engine, session_factory, session_scope
-from bot.store.journal import Intent, TxAttempt
+from bot.store.journal import Intent, IntentState, TxAttempt
 from bot.store.outcomes import Settlement
 
 ACCOUNT = "0x00000000000000000000000000000000000000A1"
@@ -22,9 +22,17 @@ MIDNIGHT = hotjournal.day_start(NOW)
 WEI = 10**30  # above 2**63: must survive exactly
 
 
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory):
-    return make_engine(f"sqlite:///{tmp_path_factory.mktemp('hot') / 'bot.db'}")
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def engine(request, tmp_path_factory):
+    if request.param == "sqlite":
+        yield make_engine(f"sqlite:///{tmp_path_factory.mktemp('hot') / 'bot.db'}")
+        return
+    cluster = request.getfixturevalue("postgres")
+    name = cluster.create_database("hotjournal")
+    engine = make_engine(cluster.url(name))
+    yield engine
+    engine.dispose()
+    cluster.drop_database(name)
 
 
 def clear(engine):
@@ -74,7 +82,7 @@ def test_the_round_unique_key_holds(engine):
     row = {"market": "bnb", "epoch": 2, "account": ACCOUNT, "mode": "live", "position": 1, "amount_wei": 5}
     with hotjournal.write(engine) as conn:
         first = hotjournal.insert_intent(conn, row, NOW)
-    with pytest.raises(Exception, match="UNIQUE"), hotjournal.write(engine) as conn:
+    with pytest.raises(Exception, match="(?i)unique"), hotjournal.write(engine) as conn:
         hotjournal.insert_intent(conn, row | {"position": 2}, NOW)
     with hotjournal.connection(engine) as conn:
         assert hotjournal.intent_state(conn, "bnb", 2, ACCOUNT) == (first, "intended")
@@ -105,7 +113,7 @@ def test_risk_snapshot_matches_the_rules(engine, intents, settlements, mode):
                              status=status, net_pnl_wei=pnl, settled_at=settled))
     snap = hotjournal.risk_snapshot(engine, "bnb", 1, ACCOUNT, mode, now=NOW)
     staked = sum(a for st_, a, c, acc in intents if acc == ACCOUNT and c >= MIDNIGHT
-                 and st_ in ("signed", "sent", "landed", "paper"))
+                 and st_ in ("intended", "signed", "sent", "landed", "paper"))  # in-flight intents count
     pnl = sum(p for _, p, at, m, acc in settlements if acc == ACCOUNT and m == mode and at >= MIDNIGHT)
     streak = 0
     for status, _, _, m, acc in reversed(settlements):  # newest epoch first
@@ -119,9 +127,40 @@ def test_risk_snapshot_matches_the_rules(engine, intents, settlements, mode):
     assert (snap.intent is not None) == (first is not None and first[3] == ACCOUNT)
 
 
-def test_non_sqlite_engines_are_refused():
+def test_other_engines_are_refused():
     from sqlalchemy import create_mock_engine
 
-    engine = create_mock_engine("postgresql://", lambda *a, **k: None)  # a dialect with no connection at all
-    with pytest.raises(ValueError, match="needs SQLite"), hotjournal.connection(engine):
+    engine = create_mock_engine("mysql://", lambda *a, **k: None)  # a dialect with no connection at all
+    with pytest.raises(ValueError, match="runs on SQLite or PostgreSQL, not mysql"), hotjournal.connection(engine):
         pass
+
+
+def test_the_sqlite_statements_translate_for_psycopg():
+    assert hotjournal.pg_sql(hotjournal.ROUND_INTENT) == (
+        "SELECT id, state FROM intents WHERE market = %s AND epoch = %s AND account = %s")
+    insert = hotjournal.pg_sql(hotjournal.INSERT_ATTEMPT)
+    assert insert.endswith("RETURNING id") and "%(intent_id)s, %(kind)s" in insert and "?" not in insert
+    assert hotjournal.pg_sql("SELECT 1 WHERE x LIKE 'a%'") == "SELECT 1 WHERE x LIKE 'a%%'"
+
+
+def test_ids_and_wei_above_int32_and_int64(engine):
+    """Epochs, lock times and block numbers beyond 32 bits, wei beyond 64: stored and read back exactly."""
+    clear(engine)
+    big = 2**40
+    with hotjournal.write(engine) as conn:
+        intent_id = hotjournal.insert_intent(conn, {"market": "bnb", "epoch": big, "account": ACCOUNT, "mode": "live",
+                                                    "position": 2, "amount_wei": WEI, "lock_ts": big + 1}, NOW)
+        hotjournal.insert_attempt(conn, {"intent_id": intent_id, "kind": "bet", "market": "bnb", "account": ACCOUNT,
+                                         "nonce": big, "tx_hash": "0x" + "cd" * 32, "raw_tx": "02",
+                                         "max_fee_wei": WEI, "priority_fee_wei": 1}, NOW)
+        hotjournal.transition(conn, intent_id, IntentState.LANDED, NOW, "", block_number=big + 2,
+                              block_timestamp=big + 3, gas_cost_wei=WEI)
+    with hotjournal.connection(engine) as conn:
+        row = hotjournal.round_intent(conn, "bnb", big, ACCOUNT)
+        assert row is not None and (row.epoch, row.lock_ts, row.amount_wei, row.state) == (
+            big, big + 1, WEI, IntentState.LANDED)
+        assert hotjournal.last_attempt(conn, intent_id) == (bytes.fromhex("02"), big)
+    with session_scope(session_factory(engine)) as s:
+        intent = s.get(Intent, intent_id)
+        assert intent is not None and (intent.block_number, intent.block_timestamp, intent.gas_cost_wei) == (
+            big + 2, big + 3, WEI)
