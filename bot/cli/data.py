@@ -214,21 +214,32 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
 
     @cli.command("sweep")
     @click.option("--strategy", "-s", default=None, help="Built-in strategy name (default: the config's strategy).")
-    @click.option("--grid", "grid", multiple=True, required=True, help="key=v1,v2,... (repeatable).")
+    @click.option("--grid", "grid", multiple=True, help="key=v1,v2,... (repeatable).")
     @click.option("--train-fraction", type=click.FloatRange(0.1, 0.95), default=0.7, show_default=True)
-    @click.option("--workers", type=click.IntRange(1, 64), default=None)
+    @click.option("--walk-forward", "walk", default=None, metavar="TRAIN:TEST[:STEP]",
+                  help="Rolling windows (in rounds): choose on TRAIN, score on the next TEST.")
+    @click.option("--optuna", "trials", type=click.IntRange(1, 100_000), default=None,
+                  help="An Optuna (TPE, seeded) search of this many trials over --range/--grid.")
+    @click.option("--range", "ranges", multiple=True, help="key=low:high for --optuna (repeatable).")
+    @click.option("--rank-by", default="sharpe_per_bet", show_default=True, help="The metric to choose by (train).")
+    @click.option("--seed", type=int, default=0, show_default=True)
+    @click.option("--workers", type=click.IntRange(1, 256), default=None,
+                  help="Worker processes of a local Dask cluster (1 or unset: this process).")
+    @click.option("--address", default=None, help="A Dask scheduler to fan out on (e.g. tcp://10.0.0.5:8786).")
     @click.option("--data", default=None, type=click.Path(dir_okay=False))
     @click.option("--rounds-file", default=None, type=click.Path(dir_okay=False))
     @json_option
     @pass_ctx
-    def sweep(ctx: Ctx, strategy: str | None, grid: tuple[str, ...], train_fraction: float, workers: int | None,
-              data: str | None, rounds_file: str | None, as_json: bool) -> None:
-        """A parameter grid in parallel processes, with a train/test (out-of-sample) split; the config's strategy
-        parameters and risk limits are the base every grid point varies."""
+    def sweep(ctx: Ctx, strategy: str | None, grid: tuple[str, ...], train_fraction: float, walk: str | None,
+              trials: int | None, ranges: tuple[str, ...], rank_by: str, seed: int, workers: int | None,
+              address: str | None, data: str | None, rounds_file: str | None, as_json: bool) -> None:
+        """Parameter search with out-of-sample numbers (grid with a train/test split, walk-forward windows, or
+        Optuna), on this process or a Dask cluster; the config's strategy parameters and risk limits are the base."""
         import yaml
 
+        from bot.backtest.fanout import DaskEngine, LocalEngine
         from bot.backtest.runner import from_config, run_backtest
-        from bot.backtest.sweep import run_sweep
+        from bot.backtest.sweep import optuna_search, run_sweep, walk_forward
 
         axes: dict[str, list[Any]] = {}
         for item in grid:
@@ -236,11 +247,45 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
                 raise CliError(f"--grid expects key=v1,v2,..., got {item!r}")
             key, values = item.split("=", 1)
             axes[key.strip()] = [yaml.safe_load(v) for v in values.split(",") if v.strip()]
+        space: dict[str, Any] = dict(axes)
+        for item in ranges:
+            key, _, bounds = item.partition("=")
+            low, _, high = bounds.partition(":")
+            try:
+                space[key.strip()] = (yaml.safe_load(low), yaml.safe_load(high))
+            except yaml.YAMLError:
+                raise CliError(f"--range expects key=low:high, got {item!r}") from None
+        if not (axes or (trials and space)):
+            raise CliError("give --grid key=v1,v2,... (or --optuna N with --range/--grid)")
         chosen, implied = from_config(ctx.settings, strategy=strategy)
         if chosen.file:
             raise CliError("sweep runs built-in strategies: pass --strategy")
+        engine = DaskEngine(workers=workers, address=address) if address or (workers or 1) > 1 else LocalEngine()
         base = run_backtest(chosen, data=data, rounds_file=rounds_file, baselines=(), **implied)
-        table = run_sweep(chosen.name, axes, base.rounds, base.signals, config=base.settings.engine_config(),
-                          base_params=chosen.params, train_fraction=train_fraction, max_workers=workers)
+        common: dict[str, Any] = {"config": base.settings.engine_config(), "base_params": chosen.params,
+                                  "engine": engine}
+        try:
+            if trials:
+                found = optuna_search(chosen.name, space, base.rounds, base.signals, n_trials=trials, seed=seed,
+                                      train_fraction=train_fraction, rank_by=rank_by, **common)
+                out = found.to_dict()
+                emit(out, as_json, f"best {found.best_params}: train {rank_by} {found.train.get(rank_by)}, ROI "
+                                   f"{found.train['roi']}; OUT OF SAMPLE ROI {(found.test or {}).get('roi')}")
+                return
+            if walk:
+                sizes = [int(v) for v in walk.split(":")]
+                if len(sizes) not in (2, 3):
+                    raise CliError("--walk-forward expects TRAIN:TEST or TRAIN:TEST:STEP (rounds)")
+                wf = walk_forward(chosen.name, axes, base.rounds, base.signals, train_rounds=sizes[0],
+                                  test_rounds=sizes[1], step=sizes[2] if len(sizes) == 3 else None, rank_by=rank_by,
+                                  **common)
+                emit(wf.to_dict(), as_json, lambda: click.echo(
+                    wf.table.to_string(max_rows=50) + f"\nout of sample (chained): ROI {wf.oos_roi}, PnL "
+                    f"{wf.oos_pnl_wei / 10**18:.4f}; the chosen points in sample: ROI {wf.in_sample_roi}"))
+                return
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+        table = run_sweep(chosen.name, axes, base.rounds, base.signals, train_fraction=train_fraction,
+                          rank_by=f"train_{rank_by}", **common)
         rows = json.loads(table.to_json(orient="records"))
         emit(rows, as_json, lambda: click.echo(table.to_string(max_rows=50)))
