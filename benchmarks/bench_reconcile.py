@@ -32,6 +32,7 @@ from eth_account import Account
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.chain.gas import GasPolicy  # noqa: E402
+from bot.chain.policy import SigningPolicy, rule_for  # noqa: E402
 from bot.chain.sender import TxSender  # noqa: E402
 from bot.config import GasConfig  # noqa: E402
 from bot.devnet.anvil import AnvilNode  # noqa: E402
@@ -172,8 +173,10 @@ def main() -> None:
 
         key = node.private_keys[3]
         memory = session_factory(make_engine("sqlite://"))
+        policy = SigningPolicy(node.chain_id, [rule_for(market)], max_stake_per_bet=10**18)
         sender = TxSender(
-            node.w3, Account.from_key(key), memory, GasPolicy(GasConfig()), [deployment.market_address], node.chain_id
+            node.w3, Account.from_key(key), memory, GasPolicy(GasConfig()), policy, node.chain_id,
+            max_gas_per_day_wei=10**20,
         )
         rec = fresh_reconciler(workdir, "batched", market, ours, start, 200, sender)
         sender.sessions = rec.sessions

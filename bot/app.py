@@ -18,12 +18,14 @@ from bot.chain.clock import ChainClock, fast_block_time
 from bot.chain.connection import connect
 from bot.chain.gas import GasPolicy
 from bot.chain.keys import load_account
+from bot.chain.policy import SigningPolicy, rule_for
 from bot.chain.sender import TxSender
 from bot.config import MarketConfig, Settings
 from bot.engine.account_lock import AccountLock, Holder
 from bot.engine.executor import LiveExecutor, PaperExecutor, SpendingCaps, require_live_ok
 from bot.errors import OperationalError, TemporaryError
 from bot.markets.base import PredictionMarket, open_market
+from bot.markets.proof import check_token
 from bot.store.db import make_engine, session_factory
 
 log = logging.getLogger(__name__)
@@ -71,19 +73,24 @@ class App:
         if cfg.chain in self._senders:
             return self._senders[cfg.chain]
         chain = self.settings.chains[cfg.chain]
-        targets = [m.address for m in self.settings.markets if m.chain == cfg.chain]
-        w3 = self.chains[cfg.chain]
-        for m in self.settings.markets:
-            if m.chain == cfg.chain and m.dialect == "v3" and m.name in self.markets:
-                token = self.markets[m.name].token_address()
-                if token:
-                    targets.append(token)
         sender = TxSender(
-            w3, self.account, self.sessions, GasPolicy(self.settings.execution.gas), targets, chain.chain_id,
+            self.chains[cfg.chain], self.account, self.sessions, GasPolicy(self.settings.execution.gas),
+            self.signing_policy(cfg.chain), chain.chain_id, self.settings.risk.max_gas_per_day_wei,
             gas_limit=self.settings.execution.gas.gas_limit,
         )
         self._senders[cfg.chain] = sender
         return sender
+
+    def signing_policy(self, chain: str) -> SigningPolicy:
+        """What the signer of ``chain`` may sign: its enabled markets (``self.markets`` holds only those), each ERC-20
+        market's pinned stake token proven against the chain's ``token()`` (else refused: ``OperationalError``)."""
+        rules = []
+        for m in self.settings.markets:
+            if m.chain == chain and m.name in self.markets:
+                market = self.markets[m.name]
+                token = check_token(market, m.token) if market.spec.currency == "erc20" else None
+                rules.append(rule_for(market, token))
+        return SigningPolicy(self.settings.chains[chain].chain_id, rules, self.settings.risk.max_stake_per_bet_wei)
 
     def lock_account(self, role: str, market: str) -> Holder:
         """Become the one live sender of our account on ``market``'s chain (``AccountBusy``, exit 4, when another
@@ -184,6 +191,10 @@ def startup_checks(settings: Settings, app: App | None = None) -> dict[str, Any]
             ) from None
         account = app.account.address if app.account is not None else None
         entry["dialect"] = describe(check_dialect(market, account))
+        if market.spec.currency == "erc20":
+            pinned = settings.market(name).token
+            entry["token"] = check_token(market, pinned) if pinned is not None or app.live else (
+                f"{market.token_address()} (not pinned: live trading refused)")
         if account is not None:
             check_wallet(market, account)
         block_ts = market.chain_time()

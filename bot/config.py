@@ -83,8 +83,10 @@ class MarketConfig(Model):
     topic: str | None = None  # name of an allora topic in allora.topics
     price_decimals: int = Field(default=8, ge=0, le=36)
     enabled: bool = True
+    # ERC-20 (v3) markets: the stake token, pinned. Live trading needs it and the chain's token() must agree at start.
+    token: str | None = None
 
-    _addr = field_validator("address")(_check_address)
+    _addr = field_validator("address", "token")(_check_address)
 
     @field_validator("dialect")
     @classmethod
@@ -94,6 +96,14 @@ class MarketConfig(Model):
         if value not in DIALECTS:
             raise ValueError(f"unknown dialect {value!r} (known: {', '.join(DIALECTS)})")
         return value
+
+    @model_validator(mode="after")
+    def _token(self) -> MarketConfig:
+        from bot.markets.dialects import DIALECTS
+
+        if self.token is not None and DIALECTS[self.dialect].currency != "erc20":
+            raise ValueError(f"token: the {self.dialect} dialect stakes the native coin; only ERC-20 markets take a token")
+        return self
 
 
 class TopicConfig(Model):
@@ -160,6 +170,8 @@ class RiskConfig(Model):
     max_stake_per_bet_wei: int = Field(default=10**17, gt=0)
     max_stake_per_day_wei: int = Field(default=10**18, gt=0)
     max_daily_loss_wei: int = Field(default=5 * 10**17, gt=0)
+    # gas paid today (mined attempts) + worst case of those in flight; the signer refuses what would go above it
+    max_gas_per_day_wei: int = Field(default=2 * 10**17, gt=0)
     pause_after_losses: int = Field(default=6, ge=0)
     min_pool_wei: int = Field(default=0, ge=0)
     bankroll_fraction: float = Field(default=0.1, gt=0, le=1)
@@ -355,6 +367,8 @@ def redacted(settings: Settings) -> dict[str, Any]:
             return {k: walk(v, k) for k, v in node.items()}
         if isinstance(node, list):
             return [walk(v, key) for v in node]
+        if key == "token" and isinstance(node, str) and ADDRESS_RE.match(node):
+            return node  # a market's stake token address, public
         if isinstance(node, str) and any(s in key.lower() for s in SECRET_KEYS) and not key.endswith("_env"):
             return "***"
         if isinstance(node, str) and "://" in node:  # credentials in a URL: user:pass@, key in the path or query

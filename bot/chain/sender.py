@@ -1,15 +1,16 @@
 """Sign, journal, broadcast and watch transactions.
 
 Every signed transaction is committed to the journal (``TxAttempt``) before it is broadcast, so a crash at any point
-leaves a record from which recovery can find it on chain. Only bet, claim and approve transactions to configured
-contracts are ever signed here.
+leaves a record from which recovery can find it on chain. What may be signed is decided by ``bot.chain.policy`` on the
+exact bytes about to be signed (chain id, to, value, decoded calldata) — a caller's ``kind`` label must agree with what
+the calldata decodes to, it never decides — and within the daily gas cap (``bot.chain.gasbudget``).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from eth_account.signers.local import LocalAccount
@@ -19,17 +20,18 @@ from web3 import Web3
 from web3.exceptions import TransactionNotFound, Web3RPCError
 
 from bot.chain.gas import Fees, GasPolicy
+from bot.chain.gasbudget import GasBudget
 from bot.chain.nonce import NonceManager
+from bot.chain.policy import Permit, PolicyRefusal, SigningPolicy
 from bot.chain.rpc import FailoverProvider
 from bot.chain.txcodec import Signer, UnsignedTx
-from bot.errors import OperationalError, TemporaryError
+from bot.errors import TemporaryError
 from bot.markets.base import TxRequest
 from bot.store import hotjournal
 from bot.store.db import engine_of
 
 log = logging.getLogger(__name__)
 
-ALLOWED_KINDS = frozenset({"bet", "claim", "approve"})
 ALREADY_KNOWN = ("already known", "known transaction", "already imported", "alreadyknown")
 NONCE_TOO_LOW = ("nonce too low", "nonce is too low", "invalid nonce", "oldnonce")
 UNDERPRICED = ("underpriced", "fee too low", "replacement transaction")
@@ -62,18 +64,22 @@ class TxSender:
         account: LocalAccount,
         sessions: sessionmaker[Session],
         gas: GasPolicy,
-        allowed_targets: Iterable[str],
+        policy: SigningPolicy,
         chain_id: int,
+        max_gas_per_day_wei: int,
         gas_limit: int = 250_000,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if policy.chain_id != chain_id:
+            raise ValueError(f"signing policy for chain id {policy.chain_id}, sender for {chain_id}")
         self.w3 = w3
         self.account = account
         self.address = str(account.address)
         self._signer = Signer(bytes(account.key))
         self.sessions = sessions
         self.gas = gas
-        self.allowed_targets = {t.lower() for t in allowed_targets}
+        self.policy = policy
+        self.budget = GasBudget(engine_of(sessions), self.address, max_gas_per_day_wei, clock)
         self.chain_id = chain_id
         self.gas_limit = gas_limit
         self.nonces = NonceManager(w3)
@@ -96,27 +102,36 @@ class TxSender:
         self.fees(max_age=0)
 
     # -- signing ----------------------------------------------------------------------------------------------------
-    def _check(self, tx: TxRequest) -> None:
-        if tx.kind not in ALLOWED_KINDS:
-            raise OperationalError(f"refusing to send a {tx.kind!r} transaction: only bet, claim and approve are allowed")
-        if tx.to.lower() not in self.allowed_targets:
-            raise OperationalError(f"refusing to send to {tx.to}: not a configured contract")
+    def _check(self, tx: TxRequest, to: bytes, data: bytes) -> Permit:
+        """The policy's verdict on the bytes about to be signed; the caller's label must agree with it."""
+        permit = self.policy.check(self.chain_id, to, tx.value, data)
+        if tx.kind != permit.action.value or permit.epochs != tuple(tx.epochs):
+            raise PolicyRefusal(f"refusing to sign: labelled {tx.kind!r} for epochs {list(tx.epochs)}, but the calldata "
+                                f"is a {permit.action.value} for epochs {list(permit.epochs)} on {permit.market}")
+        return permit
 
     def sign(self, tx: TxRequest, nonce: int, fees: Fees, gas_limit: int | None = None) -> tuple[bytes, str]:
-        """(raw signed transaction, hash) for a configured contract; legacy or EIP-1559 as the fees say."""
-        self._check(tx)
+        """(raw signed transaction, hash), legacy or EIP-1559 as the fees say — only what the signing policy allows
+        and the daily gas cap still covers (else ``PolicyRefusal``, an ``OperationalError``: nothing is signed)."""
+        try:
+            to = bytes.fromhex(tx.to.removeprefix("0x"))
+            data = bytes.fromhex(tx.data.removeprefix("0x"))
+        except ValueError:
+            raise PolicyRefusal("refusing to sign: 'to' or calldata is not hex") from None
+        self._check(tx, to, data)
+        gas = gas_limit or self.gas_limit
         unsigned = UnsignedTx(
             chain_id=self.chain_id,
             nonce=nonce,
-            gas=gas_limit or self.gas_limit,
-            to=bytes.fromhex(tx.to.removeprefix("0x")),
+            gas=gas,
+            to=to,
             value=tx.value,
-            data=bytes.fromhex(tx.data.removeprefix("0x")),
+            data=data,
             gas_price=fees.gas_price if fees.legacy else None,
             max_fee=fees.max_fee,
             priority_fee=fees.priority_fee,
         )
-        return self._signer.sign(unsigned)
+        return self.budget.sign_within(nonce, gas * fees.ceiling_cost_per_gas, lambda: self._signer.sign(unsigned))
 
     def journal_attempt(
         self, tx: TxRequest, market: str, nonce: int, fees: Fees, intent_id: int | None = None, gas_limit: int | None = None
@@ -142,7 +157,9 @@ class TxSender:
             "priority_fee_wei": fees.priority_fee,
         }
         with hotjournal.write(engine_of(self.sessions)) as conn:
-            return hotjournal.insert_attempt(conn, fields, time.time())
+            attempt_id = hotjournal.insert_attempt(conn, fields, time.time())
+        self.budget.journaled(tx_hash)
+        return attempt_id
 
     # -- broadcast --------------------------------------------------------------------------------------------------
     def broadcast_raw(self, raw: bytes) -> tuple[str, str]:

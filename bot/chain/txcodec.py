@@ -80,3 +80,12 @@ class Signer:
         sig = self._key.sign_recoverable(digest, hasher=None)  # r(32) || s(32) || recid(1), low-s (RFC 6979)
         raw = tx.encode_signed(sig[64], int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:64], "big"))
         return raw, "0x" + keccak(raw).hex()
+
+
+def gas_limit_of(raw: bytes) -> int:
+    """The gas limit of a raw signed transaction (EIP-1559 or legacy) as produced by ``Signer.sign``."""
+    if raw[:1] == b"\x02":
+        fields = rlp.decode(raw[1:])
+        return int.from_bytes(fields[4], "big")
+    fields = rlp.decode(raw)
+    return int.from_bytes(fields[2], "big")

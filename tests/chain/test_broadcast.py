@@ -14,6 +14,7 @@ from eth_account import Account
 from web3 import Web3
 
 from bot.chain.gas import GasPolicy
+from bot.chain.policy import SigningPolicy
 from bot.chain.sender import ALREADY_KNOWN, NONCE_TOO_LOW, UNDERPRICED, TxSender
 from bot.config import GasConfig
 from bot.devnet.anvil import AnvilNode
@@ -37,7 +38,8 @@ def sender_for(clean_chain: AnvilNode) -> Iterator[object]:
     gas = GasPolicy(GasConfig(floor_gwei=Decimal(1), ceiling_gwei=Decimal(100), priority_gwei=Decimal(1)))
 
     def build(w3: Web3) -> TxSender:
-        return TxSender(w3, Account.from_key(clean_chain.private_keys[9]), sessions, gas, [], 31337)
+        return TxSender(w3, Account.from_key(clean_chain.private_keys[9]), sessions, gas, SigningPolicy(31337, [], 1),
+                        31337, max_gas_per_day_wei=10**18)
 
     yield build
     engine.dispose()

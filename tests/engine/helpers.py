@@ -10,6 +10,7 @@ from web3 import Web3
 from bot.chain.clock import fast_block_time
 from bot.chain.connection import connect
 from bot.chain.gas import GasPolicy
+from bot.chain.policy import SigningPolicy, rule_for
 from bot.chain.sender import TxSender
 from bot.config import ChainConfig, GasConfig
 from bot.engine.executor import LiveExecutor, SpendingCaps
@@ -29,8 +30,9 @@ def build_live(url: str, market_address: str, dialect: str, key: str, db_url: st
     account = Account.from_key(key)
     gas = GasPolicy(GasConfig(mode="eip1559", floor_gwei=Decimal("1"), ceiling_gwei=Decimal("500"),
                               priority_gwei=Decimal("1")))
-    targets = [market_address] + ([market.token_address()] if dialect == "v3" else [])
-    sender = TxSender(w3, account, sessions, gas, targets, 31337)
+    cap = caps.max_per_bet if caps is not None else 10**18
+    policy = SigningPolicy(31337, [rule_for(market, market.token_address() if dialect == "v3" else None)], cap)
+    sender = TxSender(w3, account, sessions, gas, policy, 31337, max_gas_per_day_wei=10**19)
     executor = LiveExecutor(sender, sessions, chain_now_of(w3), caps, replace_after=replace_after, late_grace=5,
                             watch=watch)
     return executor, market, sessions, w3

@@ -66,10 +66,10 @@ def test_sender_refuses_anything_but_configured_bet_claim_approve(chain, v2, tmp
     ex, market, _, _ = build_live(chain.url, v2.market_address, "v2", chain.private_keys[6],
                                   f"sqlite:///{tmp_path / 'c.db'}")
     bet = market.build_bet(Position.BULL, 1, 10**16)
-    with pytest.raises(OperationalError, match="not a configured contract"):
-        ex.sender.sign(TxRequest(to=chain.accounts[9], data=bet.data, value=10**18, kind="bet"), 0,
+    with pytest.raises(OperationalError, match="not an enabled configured market"):
+        ex.sender.sign(TxRequest(to=chain.accounts[9], data=bet.data, value=10**16, kind="bet", epochs=(1,)), 0,
                        ex.sender.fees(max_age=0))
-    with pytest.raises(OperationalError, match="only bet, claim and approve"):
+    with pytest.raises(OperationalError, match="without a function selector"):
         ex.sender.sign(TxRequest(to=market.address, data="0x", value=10**18, kind="transfer"), 0,
                        ex.sender.fees(max_age=0))
 

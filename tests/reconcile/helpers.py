@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
 from bot.chain.gas import GasPolicy
+from bot.chain.policy import SigningPolicy, rule_for
 from bot.chain.sender import TxSender
 from bot.config import GasConfig
 from bot.devnet.anvil import AnvilNode
@@ -77,12 +78,12 @@ class Scenario:
         keeper = Keeper(node.w3, deployment, ai_price_for=ai_guess)
         price = 600 * 10**18 if deployment.dialect == "ai" else 600 * 10**8
         scenario = cls(node, deployment, sessions, market, keeper, price=price)
-        targets = [deployment.market_address] + ([deployment.token_address] if deployment.token_address else [])
+        # the scenarios approve and stake freely: a per-bet cap far above any stake here
+        policy = SigningPolicy(node.chain_id, [rule_for(market, deployment.token_address)], max_stake_per_bet=10**30)
         for key in bot_keys:
             acct = Account.from_key(key)
-            sender = TxSender(
-                node.w3, acct, sessions, GasPolicy(GasConfig()), allowed_targets=targets, chain_id=node.chain_id
-            )
+            sender = TxSender(node.w3, acct, sessions, GasPolicy(GasConfig()), policy, node.chain_id,
+                              max_gas_per_day_wei=10**20)
             executor = LiveExecutor(sender, sessions, chain_now=node.chain_time, replace_after=60.0)
             scenario.bots.append(BotAccount(acct, sender, executor))
         scenario.paper = PaperExecutor(sessions, "paper")
