@@ -4,8 +4,9 @@ Prints one line per trial.
 
 - ``lock DB_URL CHAIN_ID ACCOUNT START SPACING TRIALS``: try the account lock; ``held`` (kept for a third of the
   spacing, then released) or ``busy <holder json>``;
-- ``intent DB_PREFIX MARKET START SPACING TRIALS``: journal a 0.06-coin intent against a 0.1/day cap in
-  ``DB_PREFIX<i>.db`` for a market of its own (``MARKET-<pid>``); ``accepted`` or ``denied``;
+- ``intent DB_URL_TEMPLATE MARKET START SPACING TRIALS``: journal a 0.06-coin intent of account ``0xA<i>`` against a
+  0.1/day cap in the database ``DB_URL_TEMPLATE.format(i=<trial>)`` for a market of its own (``MARKET-<pid>``);
+  ``accepted`` or ``denied``;
 - ``bet PLAN_JSON HOST``: for each trial of the plan (url, market, key, lock_ts, amount, side per host, start), build
   a live executor on this host's own database and lock, place one bet at the trial's instant; the result's state.
 """
@@ -39,17 +40,17 @@ def lock_trials(db_url: str, chain_id: int, account: str, start: float, spacing:
             lock.release()
 
 
-def intent_trials(prefix: str, market: str, start: float, spacing: float, trials: int) -> None:
+def intent_trials(template: str, market: str, start: float, spacing: float, trials: int) -> None:
     from bot.engine.executor import BetRequest, SpendingCaps, hand_over
     from bot.store.db import make_engine
 
     caps = SpendingCaps(max_per_bet=10**18, max_per_day=100 * 10**15)
     for i in range(trials):
-        engine = make_engine(f"{prefix}{i}.db", create=False)  # migrated by the test
+        engine = make_engine(template.format(i=i), create=False)  # migrated by the test
         req = BetRequest(market=SimpleNamespace(name=f"{market}-{os.getpid()}"), epoch=5, position=Position.BULL,  # type: ignore[arg-type]
                          amount=60 * 10**15, lock_ts=1)
         wait_until(start + i * spacing)
-        opened = hand_over(engine, req, "0xA", caps)
+        opened = hand_over(engine, req, f"0xA{i}", caps)
         print("duplicate" if not opened.created else "accepted" if opened.denied is None else "denied", flush=True)
         engine.dispose()
 

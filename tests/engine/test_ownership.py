@@ -2,7 +2,8 @@
 account, manual bets handed to the running daemon, and two hosts sharing one key.
 
 The races run as separate OS processes (``tests/engine/race_child.py`` and ``main.py``) against anvil and real SQLite
-files; each prints what it did and the test counts what reached the chain.
+files; each prints what it did and the test counts what reached the chain. The tests that do not need two hosts run on
+SQLite and on PostgreSQL (``database_url``: the throwaway cluster of tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -44,11 +45,19 @@ def child_env() -> dict[str, str]:
 
 # -- the lifecycle's moves ------------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def journal(tmp_path_factory: pytest.TempPathFactory):
-    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('moves') / 'j.db'}")
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def journal(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('moves') / 'j.db'}")
+        yield engine
+        engine.dispose()
+        return
+    cluster = request.getfixturevalue("postgres")
+    name = cluster.create_database("moves")
+    engine = make_engine(cluster.url(name))
     yield engine
     engine.dispose()
+    cluster.drop_database(name)
 
 
 @settings(max_examples=80, deadline=None)
@@ -95,10 +104,10 @@ def _journal_intent(db_url: str, account: str, epoch: int, position: int, amount
 
 
 @pytest.mark.anvil
-def test_an_open_intent_is_driven_with_its_journaled_side_and_amount(chain, v2, round_one, tmp_path) -> None:
+def test_an_open_intent_is_driven_with_its_journaled_side_and_amount(chain, v2, round_one, database_url) -> None:
     """The issue's reproduction: an intended 0.001 BULL (a crash after the intent commit), then place(BEAR, 5 coins)
     with a 0.01 per-bet cap. Only the journaled 0.001 BULL may land."""
-    db_url = f"sqlite:///{tmp_path / 'bot.db'}"
+    db_url = database_url
     executor, market, _, w3 = build_live(chain.url, v2.market_address, "v2", chain.private_keys[9], db_url,
                                          caps=SpendingCaps(max_per_bet=10 * MILLI, max_per_day=10**18))
     lock_ts = market.round(1).lock_timestamp
@@ -116,8 +125,8 @@ def test_an_open_intent_is_driven_with_its_journaled_side_and_amount(chain, v2, 
 
 
 @pytest.mark.anvil
-def test_an_open_intent_above_todays_caps_is_failed_not_signed(chain, v2, round_one, tmp_path) -> None:
-    db_url = f"sqlite:///{tmp_path / 'bot.db'}"
+def test_an_open_intent_above_todays_caps_is_failed_not_signed(chain, v2, round_one, database_url) -> None:
+    db_url = database_url
     executor, market, _, w3 = build_live(chain.url, v2.market_address, "v2", chain.private_keys[9], db_url,
                                          caps=SpendingCaps(max_per_bet=10 * MILLI, max_per_day=10**18))
     lock_ts = market.round(1).lock_timestamp
@@ -128,8 +137,8 @@ def test_an_open_intent_above_todays_caps_is_failed_not_signed(chain, v2, round_
     assert w3.eth.get_transaction_count(executor.account) == nonce and market.ledger(1, executor.account).amount == 0
 
 
-def test_the_daily_cap_counts_intents_in_flight(tmp_path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'bot.db'}")
+def test_the_daily_cap_counts_intents_in_flight(database_url) -> None:
+    engine = make_engine(database_url)
     caps = SpendingCaps(max_per_bet=10**18, max_per_day=100 * MILLI)
     markets = [SimpleNamespace(name=f"m{i}") for i in range(2)]
     first = hand_over(engine, BetRequest(market=markets[0], epoch=5, position=Position.BULL,  # type: ignore[arg-type]
@@ -151,13 +160,20 @@ def _race(*args: str, trials: int = TRIALS, lead: float = 4.0) -> list[list[str]
     return [[lines[0][i], lines[1][i]] for i in range(trials)]
 
 
-def test_the_daily_cap_holds_for_two_processes_committing_together(tmp_path) -> None:
+def test_the_daily_cap_holds_for_two_processes_committing_together(database_url, tmp_path) -> None:
     """Two processes on one database journal a 0.06 intent each against a 0.1/day cap at the same instant: exactly
-    one is accepted, in every trial."""
-    for trial in range(TRIALS):
-        make_engine(f"sqlite:///{tmp_path / f'cap{trial}.db'}").dispose()  # migrated, like a database in use
+    one is accepted, in every trial. (SQLite: a database per trial; PostgreSQL: one database, an account per trial.)"""
+    template = database_url
+    if database_url.startswith("sqlite"):
+        template = f"sqlite:///{tmp_path / 'cap{i}.db'}"
+        for trial in range(TRIALS):
+            make_engine(template.format(i=trial)).dispose()  # migrated, like a database in use
+    else:
+        make_engine(database_url).dispose()
     start = time.time() + 4.0
-    results = _race("intent", f"sqlite:///{tmp_path / 'cap'}", "m", str(start), "0.2", str(TRIALS))
+    results = _race("intent", template, "m", str(start), "0.2", str(TRIALS))
+    print(f"daily-cap race ({database_url.split(':')[0]}): {TRIALS} trials, "
+          f"outcomes {sorted({tuple(sorted(r)) for r in results})}")
     assert [sorted(r) for r in results] == [["accepted", "denied"]] * TRIALS
 
 
@@ -178,18 +194,20 @@ def test_v3_approves_only_after_the_caps(chain, v3, tmp_path) -> None:
 
 # -- one live sender per account ------------------------------------------------------------------------------------
 
-def test_two_processes_racing_for_one_account_one_wins(tmp_path) -> None:
+def test_two_processes_racing_for_one_account_one_wins(database_url) -> None:
     account = "0x" + "ab" * 20
-    db_url = f"sqlite:///{tmp_path / 'lock.db'}"
+    db_url = database_url
     results = _race("lock", db_url, "31337", account, str(time.time() + 4.0), "0.3", str(TRIALS))
+    print(f"lock race ({db_url.split(':')[0]}): {TRIALS} trials, "
+          f"outcomes {sorted({tuple(sorted(r.split(' ')[0] for r in t)) for t in results})}")
     for trial in results:
         assert sorted(r.split(" ")[0] for r in trial) == ["busy", "held"], trial
         busy = json.loads(next(r for r in trial if r.startswith("busy ")).removeprefix("busy "))
         assert busy["role"] == "daemon" and isinstance(busy["pid"], int)  # the refusal names the holder
 
 
-def test_a_dead_holder_leaves_no_stale_lock(tmp_path) -> None:
-    db_url = f"sqlite:///{tmp_path / 'bot.db'}"
+def test_a_dead_holder_leaves_no_stale_lock(database_url) -> None:
+    db_url = database_url
     code = ("import os, sys; from bot.engine.account_lock import AccountLock; "
             f"AccountLock({db_url!r}, 31337, '0x' + 'cd' * 20, 'daemon').acquire(); os.kill(os.getpid(), 9)")
     proc = subprocess.run([sys.executable, "-c", code], env=child_env(), timeout=60)
