@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from bot.devnet.keeper import Keeper
+from tests.cli.test_cli import write_config
 
 ROOT = Path(__file__).resolve().parents[2]
 MAIN = str(ROOT / "main.py")
@@ -47,16 +48,7 @@ def last_line(proc: subprocess.CompletedProcess[str]) -> str:
 
 
 def config(tmp_path: Path, url: str = "http://127.0.0.1:9", address: str = "0x" + "ab" * 20, **extra: object) -> str:
-    tree = {
-        "database_url": f"sqlite:///{tmp_path / 'bot.db'}",
-        "chains": {"dev": {"chain_id": 31337, "rpc_urls": [url], "request_timeout": 2}},
-        "markets": [{"name": "m1", "chain": "dev", "dialect": "v2", "address": address}],
-        "risk": {"kill_switch_file": str(tmp_path / "KILL")},
-        **extra,
-    }
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(tree))
-    return str(path)
+    return str(write_config(tmp_path, url=url, address=address, **extra))
 
 
 def closed_port() -> int:

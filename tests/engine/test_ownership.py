@@ -227,7 +227,8 @@ def _devnet_config(tmp_path: Path, url: str, market: str) -> Path:
         "chains": {"dev": {"chain_id": 31337, "rpc_urls": [url], "request_timeout": 3}},
         "markets": [{"name": "m1", "chain": "dev", "dialect": "v2", "address": market}],  # no topic: never bets alone
         "risk": {"kill_switch_file": str(tmp_path / "KILL")},
-        "execution": {"claim_interval_seconds": 5},
+        # the test chain's clock stands still between blocks: a slow machine must not trip the skew check
+        "execution": {"claim_interval_seconds": 5, "max_clock_skew_seconds": 3600},
     }
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(tree))
