@@ -33,22 +33,11 @@ import numpy as np
 import pandas as pd
 
 from bot.backtest.exact import as_wei_array
+from bot.markets.dialects import V2
 from bot.payout import BP_DENOMINATOR
 
-CONTRACT_FIELDS: tuple[str, ...] = (
-    "epoch",
-    "startTimestamp",
-    "lockTimestamp",
-    "closeTimestamp",
-    "lockPrice",
-    "closePrice",
-    "totalAmount",
-    "bullAmount",
-    "bearAmount",
-    "rewardBaseCalAmount",
-    "rewardAmount",
-    "oracleCalled",
-)
+# the V2 getter's names (bot.markets.dialects), oracle ids aside: a backtest has no use for them
+CONTRACT_FIELDS: tuple[str, ...] = tuple(f for f in V2.round_fields if not f.endswith("OracleId"))
 MAX_NAMED = 5
 
 

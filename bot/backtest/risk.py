@@ -26,9 +26,9 @@ from bot.backtest.exact import payouts_if_win
 from bot.backtest.market import NOT_EXECUTED, EngineConfig, PreparedRounds
 from bot.config import RiskConfig
 from bot.domain import MarketParams, Position
-from bot.engine.decision import RiskState, Verdict, apply_limits
+from bot.engine.decision import RiskState, apply_limits
 from bot.engine.risk import RiskLimit, default_limits
-from strategies.base import REASON_COL, SIDE_COL, STAKE_COL
+from strategies.base import REASON_COL, SIDE_COL, STAKE_COL, Decision
 
 DAY = 86_400
 REASON_RISK_PREFIX = "risk "
@@ -101,7 +101,7 @@ class RiskLedger:
         denied: dict[int, str] = {}
         for k, i in enumerate(rows.tolist()):
             decided = int(prep.lock_ts[i] - self.lead_seconds)
-            proposal = Verdict(Position(int(side[i])), int(stake[i]), "")
+            proposal = Decision(Position(int(side[i])), int(stake[i]), "")
             verdict = apply_limits(
                 self.limits, proposal, market="backtest", epoch=int(prep.epoch[i]), bankroll_wei=self.bankroll_wei,
                 total_pool_wei=int(bull[k]) + int(bear[k]), params=self.params, state=self.state(decided),

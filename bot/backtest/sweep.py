@@ -87,6 +87,16 @@ def _part(rounds: pd.DataFrame, signals: pd.DataFrame, start: int, stop: int, di
     return PreparedRounds.from_frame(rounds.iloc[start:stop], dialect), signals.iloc[start:stop].reset_index(drop=True)
 
 
+def _split_data(strategy: str, base_params: Mapping[str, Any] | None, cfg: EngineConfig, rounds: pd.DataFrame,
+                signals: pd.DataFrame, train_fraction: float) -> tuple[SweepData, int]:
+    """The job with a ``train`` part (the first ``train_fraction`` of rounds) and, when rounds are left, ``test``."""
+    split = max(1, int(round(len(rounds) * train_fraction)))
+    parts = {"train": _part(rounds, signals, 0, split, cfg.dialect)}
+    if split < len(rounds):
+        parts["test"] = _part(rounds, signals, split, len(rounds), cfg.dialect)
+    return SweepData(strategy, dict(base_params or {}), cfg, parts), split
+
+
 def engine_for(max_workers: int | None, engine: Engine | None) -> Engine:
     """``engine`` when given; else one process for ``max_workers`` <= 1, a local Dask cluster of that size above."""
     if engine is not None:
@@ -117,12 +127,8 @@ def run_sweep(
         raise ValueError("train_fraction must be in (0, 1]")
     rounds, signals = _ordered(rounds, signals)
     _check_strategy(strategy, base_params)
-    cfg = config or EngineConfig()
-    split = max(1, int(round(len(rounds) * train_fraction)))
-    parts = {"train": _part(rounds, signals, 0, split, cfg.dialect)}
-    if split < len(rounds):
-        parts["test"] = _part(rounds, signals, split, len(rounds), cfg.dialect)
-    data = SweepData(strategy, dict(base_params or {}), cfg, parts)
+    data, split = _split_data(strategy, base_params, config or EngineConfig(), rounds, signals, train_fraction)
+    parts = data.parts
     points = grid_points(grid)
     tasks = [(part, p) for p in points for part in parts]
     with Session(engine_for(max_workers, engine), data) as session:
@@ -293,12 +299,7 @@ def optuna_search(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     rounds, signals = _ordered(rounds, signals)
     _check_strategy(strategy, base_params)
-    cfg = config or EngineConfig()
-    split = max(1, int(round(len(rounds) * train_fraction)))
-    parts = {"train": _part(rounds, signals, 0, split, cfg.dialect)}
-    if split < len(rounds):
-        parts["test"] = _part(rounds, signals, split, len(rounds), cfg.dialect)
-    data = SweepData(strategy, dict(base_params or {}), cfg, parts)
+    data, _ = _split_data(strategy, base_params, config or EngineConfig(), rounds, signals, train_fraction)
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
     rows: list[dict[str, Any]] = []
     results: dict[int, dict[str, Any]] = {}
@@ -318,5 +319,5 @@ def optuna_search(
         if not completed:
             raise ValueError(f"no trial produced a {rank_by} (no bets on the train part?)")
         best = study.best_trial
-        test = session.run(evaluate_point, [("test", dict(best.params))])[0] if "test" in parts else None
+        test = session.run(evaluate_point, [("test", dict(best.params))])[0] if "test" in data.parts else None
     return SearchResult(dict(best.params), results[best.number], test, pd.DataFrame(rows), rank_by)

@@ -20,8 +20,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bot.domain import MarketParams, Position
+from bot.domain import MarketParams
 from bot.engine.risk import RiskContext, RiskLimit, evaluate
+from strategies.base import Decision
 
 
 class Proposer(Protocol):
@@ -39,19 +40,6 @@ class RiskState:
     consecutive_losses: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """The decision for one round after the risk limits (``side`` None: skip, ``reason`` says why)."""
-
-    side: Position | None
-    stake_wei: int
-    reason: str
-
-    @property
-    def bet(self) -> bool:
-        return self.side is not None and self.stake_wei > 0
-
-
 def signal_fields(signal: Any | None) -> dict[str, float]:
     """``p_up``, ``predicted_return``, ``signal_age`` of a live ``Signal`` (NaN p_up: no signal)."""
     if signal is None:
@@ -65,7 +53,7 @@ def signal_fields(signal: Any | None) -> dict[str, float]:
 
 def apply_limits(
     limits: Sequence[RiskLimit],
-    proposal: Verdict,
+    proposal: Decision,
     *,
     market: str,
     epoch: int,
@@ -73,7 +61,7 @@ def apply_limits(
     total_pool_wei: int,
     params: MarketParams,
     state: RiskState,
-) -> Verdict:
+) -> Decision:
     """``proposal`` unless a risk limit denies it (then a skip whose reason names the limit)."""
     if not proposal.bet:
         return proposal
@@ -85,7 +73,7 @@ def apply_limits(
     verdict = evaluate(list(limits), ctx)
     if verdict.allowed:
         return proposal
-    return Verdict(None, 0, f"risk {verdict.limit}: {verdict.reason}")
+    return Decision(None, 0, f"risk {verdict.limit}: {verdict.reason}")
 
 
 def decide(
@@ -98,13 +86,13 @@ def decide(
     params: MarketParams,
     state: Callable[[], RiskState],
     mark: Callable[[str], None] | None = None,
-) -> Verdict:
+) -> Decision:
     """One round: the strategy's ``decide_one`` on ``fields`` (the context columns), then ``apply_limits``.
     ``state`` is read only when there is a bet to check (the journal read is skipped on skips)."""
     out = strategy.decide_one(**fields)
     if mark is not None:
         mark("strategy")
-    proposal = Verdict(out.side, int(out.stake_wei), str(out.reason))
+    proposal = Decision(out.side, int(out.stake_wei), str(out.reason))  # a user strategy may return its own type
     if not proposal.bet:
         return proposal
     verdict = apply_limits(
