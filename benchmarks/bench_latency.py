@@ -9,12 +9,17 @@ The node runs with ``--prune-history`` (chain state in memory only). A productio
 this one, writing ~100 KB of state per block to the same disk, makes our journal's fsyncs wait behind its writeback
 (ext4 orders them), which is a property of the test rig, not of the bot. ``--persist-states`` measures that case too.
 
-Usage: python benchmarks/bench_latency.py [--bets 220] [--persist-states]
+The journal is a fresh SQLite file by default; ``--database-url URL`` measures another store (an empty database, e.g.
+``postgresql+psycopg://user@127.0.0.1:5432/bench``), ``--postgres`` a throwaway local PostgreSQL cluster
+(``bot.devnet.postgres``: initdb + pg_ctl on a loopback port, server defaults, fsync on; removed after).
+
+Usage: python benchmarks/bench_latency.py [--bets 220] [--persist-states] [--database-url URL | --postgres]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import tempfile
@@ -31,6 +36,7 @@ from bot.config import Settings, TopicConfig  # noqa: E402
 from bot.devnet.anvil import AnvilNode  # noqa: E402
 from bot.devnet.deploy import deploy_v2  # noqa: E402
 from bot.devnet.keeper import Keeper  # noqa: E402
+from bot.devnet.postgres import PostgresCluster  # noqa: E402
 from bot.engine.daemon import Daemon, MarketRuntime  # noqa: E402
 from bot.engine.executor import SpendingCaps  # noqa: E402
 from bot.engine.risk import default_limits  # noqa: E402
@@ -65,14 +71,22 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--bets", type=int, default=220)
     ap.add_argument("--persist-states", action="store_true", help="let anvil write its states to this disk")
+    store = ap.add_mutually_exclusive_group()
+    store.add_argument("--database-url", default="", help="an empty database to journal in (default: a new SQLite file)")
+    store.add_argument("--postgres", action="store_true", help="journal in a throwaway local PostgreSQL cluster")
     args = ap.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress shows when redirected
     node_args = () if args.persist_states else ("--prune-history",)
-    with AnvilNode(accounts=10, extra_args=node_args) as node, tempfile.TemporaryDirectory() as tmp:
+    with contextlib.ExitStack() as stack:
+        node = stack.enter_context(AnvilNode(accounts=10, extra_args=node_args))
+        tmp = stack.enter_context(tempfile.TemporaryDirectory())
         w3 = node.w3
         dep = deploy_v2(w3)
         keeper = Keeper(w3, dep)
-        db_url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        db_url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        if args.postgres:
+            cluster = stack.enter_context(PostgresCluster())
+            db_url = cluster.url(cluster.create_database("bench"))
         ex, market, sessions, lw3 = build_live(node.url, dep.market_address, "v2", node.private_keys[5], db_url)
         settings = Settings.model_validate({"risk": {"max_stake_per_day_wei": 10**22, "max_daily_loss_wei": 10**22,
                                                     "pause_after_losses": 0, "kill_switch_file": f"{tmp}/KILL"}})
@@ -127,7 +141,8 @@ def main() -> None:
         p50 = statistics.median(lat_ms)
         p99 = pct(lat_ms, 0.99)
         print("decision latency (bet job fired -> raw tx handed to the RPC), anvil automine, edge strategy, "
-              f"node states {'on this disk' if args.persist_states else 'in memory'}")
+              f"node states {'on this disk' if args.persist_states else 'in memory'}, "
+              f"journal {db_url.split(':')[0].split('+')[0]}")
         print(f"  bets measured     {len(lat_ms)}")
         print(f"  p50               {p50:.2f} ms")
         print(f"  p99               {p99:.2f} ms")

@@ -221,9 +221,9 @@ def test_a_dead_holder_leaves_no_stale_lock(database_url) -> None:
     first.release()
 
 
-def _devnet_config(tmp_path: Path, url: str, market: str) -> Path:
+def _devnet_config(tmp_path: Path, url: str, market: str, database_url: str) -> Path:
     tree = {
-        "database_url": f"sqlite:///{tmp_path / 'bot.db'}",
+        "database_url": database_url,
         "chains": {"dev": {"chain_id": 31337, "rpc_urls": [url], "request_timeout": 3}},
         "markets": [{"name": "m1", "chain": "dev", "dialect": "v2", "address": market}],  # no topic: never bets alone
         "risk": {"kill_switch_file": str(tmp_path / "KILL")},
@@ -253,10 +253,11 @@ def _main(*args: str, key: str, timeout: float = 120) -> subprocess.CompletedPro
 
 @pytest.mark.anvil
 @pytest.mark.slow
-def test_second_daemon_refuses_and_a_manual_bet_goes_through_the_running_daemon(chain, v2, round_one, tmp_path):
+def test_second_daemon_refuses_and_a_manual_bet_goes_through_the_running_daemon(chain, v2, round_one, tmp_path,
+                                                                              database_url):
     key = chain.private_keys[11]
     account = Account.from_key(key).address
-    cfg = str(_devnet_config(tmp_path, chain.url, v2.market_address))
+    cfg = str(_devnet_config(tmp_path, chain.url, v2.market_address, database_url))
     env = {**child_env(), "ALLORA_BOT_PRIVATE_KEY": key}
     daemon = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "-c", cfg, "run", "--live"], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
@@ -286,9 +287,10 @@ def test_second_daemon_refuses_and_a_manual_bet_goes_through_the_running_daemon(
     finally:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(timeout=60)
-    engine = make_engine(f"sqlite:///{tmp_path / 'bot.db'}")
+    engine = make_engine(database_url)
     with hotjournal.connection(engine) as conn:
         rows = conn.execute("SELECT origin, state, owner FROM intents").fetchall()
+    engine.dispose()
     assert [(r[0], r[1]) for r in rows] == [("manual", "landed")] and rows[0][2].startswith("daemon:")
 
 
