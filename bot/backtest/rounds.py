@@ -208,15 +208,38 @@ def load_rounds_export(path: str | Path, *, price_decimals: int | None = None) -
         for col in ("lock_price", "close_price", "bull_wei", "bear_wei", *optional):
             data[col] = as_wei_array([int(r[col]) for r in rows])
         data["oracle_called"] = np.array([_parse_bool(r["oracle_called"]) for r in rows], dtype=bool)
+    except OverflowError:
+        raise RoundsError(f"{file}: an epoch or timestamp does not fit in 64 bits") from None
     except (TypeError, ValueError) as exc:
         raise RoundsError(f"{file}: bad value ({exc})") from None
     frame = pd.DataFrame(data).sort_values("epoch", kind="stable").reset_index(drop=True)
-    dupes = int(frame["epoch"].duplicated().sum())
-    if dupes:
-        raise RoundsError(f"{file}: {dupes} duplicate epoch(s)")
+    problems = export_problems(frame)
+    if problems:
+        raise RoundsError(f"{file}: {len(problems)} kind(s) of inconsistent rounds — " + "; ".join(problems))
     decimals = price_decimals if price_decimals is not None else file_decimals if file_decimals is not None else 8
     frame.attrs.update(source=f"export:{file.name}", price_decimals=decimals, timestamps="real")
     return frame
+
+
+def export_problems(frame: pd.DataFrame) -> list[str]:
+    """Inconsistencies of an export frame, each naming up to 5 epochs: duplicate epochs, negative pools or prices,
+    a close not after its lock, and executed rounds without a price (a refund mislabelled as executed)."""
+    epochs = frame["epoch"].to_numpy()
+    lock, close = frame["lock_price"].to_numpy(), frame["close_price"].to_numpy()
+    executed = frame["oracle_called"].to_numpy(dtype=bool)
+    checks = {
+        "duplicate epoch": frame["epoch"].duplicated().to_numpy(),
+        "negative pool": np.asarray((frame["bull_wei"].to_numpy() < 0) | (frame["bear_wei"].to_numpy() < 0), dtype=bool),
+        "close_ts not after lock_ts": executed & (frame["close_ts"].to_numpy() <= frame["lock_ts"].to_numpy()),
+        "executed (oracle_called) without a lock or close price": executed & np.asarray((lock <= 0) | (close <= 0), dtype=bool),
+    }
+    out = []
+    for kind, bad in checks.items():
+        if bad.any():
+            named = [int(e) for e in epochs[bad][:5]]
+            more = f" and {int(bad.sum()) - 5} more" if bad.sum() > 5 else ""
+            out.append(f"{kind}: epoch {', '.join(map(str, named))}{more}")
+    return out
 
 
 def write_rounds_export(frame: pd.DataFrame, path: str | Path, *, price_decimals: int | None = None) -> Path:

@@ -9,6 +9,7 @@ The rounds are the shipped real PancakeSwap V2 rounds (``bot/data``), written ou
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -172,3 +173,31 @@ def test_shipped_real_rounds_still_load() -> None:
     frame = load_rounds_file(SHIPPED_ROUNDS)
     assert len(frame) == 1000 and frame.attrs["timestamps"] == "synthetic"
     assert np.all(frame["oracle_called"].to_numpy())
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        ("close_price", "0", "executed (oracle_called) without a lock or close price"),
+        ("close_ts", None, "close_ts not after lock_ts"),
+        ("bull_wei", "-5", "negative pool"),
+        ("lock_ts", str(2**70), "does not fit in 64 bits"),
+    ],
+)
+def test_our_export_is_validated_naming_the_epoch(tmp_path: Path, column: str, value: str | None, message: str) -> None:
+    import csv
+
+    from bot.backtest.rounds import write_rounds_export
+
+    frame = load_rounds_file(write(tmp_path, contract_records(30)))
+    path = write_rounds_export(frame, tmp_path / "export.csv")
+    rows = list(csv.DictReader(path.open()))
+    rows[7][column] = rows[7]["lock_ts"] if value is None else value
+    with path.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    with pytest.raises(RoundsError, match=re.escape(message)) as info:
+        load_rounds_file(path)
+    if "64 bits" not in message:
+        assert rows[7]["epoch"] in str(info.value)
