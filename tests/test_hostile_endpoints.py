@@ -264,3 +264,39 @@ def test_a_hostile_exchange_answer_is_refused_before_ccxt_parses_it(tmp_path, bo
     err = done.stderr.strip().splitlines()[-1]  # (a progress bar comes first)
     assert err.startswith("error: "), err
     assert ("deeper than" in err) if body == "deep" else ("larger than" in err or "limit" in err), err
+
+
+# -- an Allora node answering the truth service's block-time lookups ---------------------------------------------------
+
+def test_a_hostile_allora_node_never_reaches_the_sdk_parser():
+    """The truth service maps BlockHeight to time through the SDK's REST client: a deep body is refused by our body
+    check before the SDK parses it (a temporary error naming why), never a crash or a RecursionError."""
+    import asyncio
+    import threading
+
+    from aiohttp import web
+
+    from bot.errors import TemporaryError
+    from bot.truth.blocktime import SdkBlockTimes
+
+    async def deep(request: web.Request) -> web.Response:
+        return web.Response(text='{"block": ' + "[" * 100_000 + "]" * 100_000 + "}", content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/cosmos/base/tendermint/v1beta1/blocks/{height}", deep)
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(app)
+    loop.run_until_complete(runner.setup())
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    loop.run_until_complete(site.start())
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        times = SdkBlockTimes(f"rest+http://127.0.0.1:{port}")
+        with pytest.raises(TemporaryError, match="deeper than 64"):
+            asyncio.run(times.block_time(5))
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)

@@ -116,8 +116,11 @@ class SdkBlockTimes:
             query = self._client.tendermint.query
             session = getattr(query, "session", None)
             if session is not None and not self._session_entered:
-                # allora-sdk 1.3.0: REST query clients never open their session ("Session not initialized").
-                await session.__aenter__()
+                # allora-sdk 1.3.0: REST query clients never open their session ("Session not initialized"); ours
+                # bounds every body before the SDK parses it
+                from bot.allora.sources.capture import open_bounded_session
+
+                await open_bounded_session(query, getattr(session, "timeout", None))  # the SDK's own timeout
                 self._session_entered = True
             return query
 

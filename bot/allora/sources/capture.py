@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -60,6 +61,16 @@ async def httpx_response_hook(response: httpx.Response) -> None:
     await response.aread()
     note(str(response.url), response.status_code, response.content)
     check_body(str(response.url), response.status_code, response.content)
+
+
+async def open_bounded_session(query: Any, timeout: Any) -> None:
+    """Give an SDK REST query client an entered HTTP session whose every body is bounded (``check_body``) before the
+    SDK parses it. allora-sdk 1.3.0 creates the session but never enters it ("Session not initialized")."""
+    import requests_async
+
+    timing = {} if timeout is None else {"timeout": timeout}  # None: the library's default timeout
+    query.session = requests_async.AsyncSession(event_hooks={"response": [httpx_response_hook]}, **timing)
+    await query.session.__aenter__()
 
 
 def last_body(sink: list[Captured], path_fragment: str) -> Captured | None:

@@ -22,7 +22,6 @@ from types import ModuleType
 from typing import Any
 
 import httpx
-import requests_async
 from allora_sdk import AlloraNetworkConfig, AlloraRPCClient
 from allora_sdk.rpc_client.protos.cosmos.base.tendermint.v1beta1 import GetBlockByHeightRequest
 from allora_sdk.rpc_client.protos.emissions import v9 as emissions_v9
@@ -34,7 +33,7 @@ from bot.allora.model import FetchResult, Rejection, TopicInfo
 from bot.allora.parsing import parse_block_time, parse_chain_bundle, parse_inference_height, parse_topic
 from bot.allora.reasons import SourceError, reason_for_status
 from bot.allora.sources.base import AsyncSource, Clock
-from bot.allora.sources.capture import capturing, httpx_response_hook, last_body
+from bot.allora.sources.capture import capturing, last_body, open_bounded_session
 from bot.config import AlloraConfig, TopicConfig
 
 log = logging.getLogger(__name__)
@@ -85,11 +84,7 @@ class ChainSource(AsyncSource):
         if self._opened or not self._rest:
             return
         for query in (self.emissions, self.tendermint):
-            # SDK defect: the REST session is created but never entered ("Session not initialized").
-            query.session = requests_async.AsyncSession(
-                timeout=self.timeout, event_hooks={"response": [httpx_response_hook]}
-            )
-            await query.session.__aenter__()
+            await open_bounded_session(query, self.timeout)  # SDK defect: its session is never entered
         self._opened = True
 
     async def _aclose(self) -> None:
