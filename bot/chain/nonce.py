@@ -11,6 +11,7 @@ class NonceManager:
     def __init__(self, w3: Web3) -> None:
         self.w3 = w3
         self._next: dict[str, int] = {}
+        self._returned: dict[str, set[int]] = {}  # reserved, never broadcast, given back
         self._lock = threading.Lock()
 
     def sync(self, account: str) -> int:
@@ -24,6 +25,7 @@ class NonceManager:
         pending = int(self.w3.eth.get_transaction_count(account, "pending"))  # type: ignore[arg-type]
         with self._lock:
             self._next[account] = pending
+            self._returned.pop(account, None)
             return pending
 
     def reserve(self, account: str) -> int:
@@ -34,12 +36,19 @@ class NonceManager:
                     self.sync(account)
                 finally:
                     self._lock.acquire()
+            returned = self._returned.get(account)
+            if returned:  # a nonce given back (never broadcast) goes first, or later ones would wait behind the gap
+                nonce = min(returned)
+                returned.discard(nonce)
+                return nonce
             nonce = self._next[account]
             self._next[account] = nonce + 1
             return nonce
 
     def release(self, account: str, nonce: int) -> None:
-        """Give back a reserved nonce that was never broadcast (only if it was the last one handed out)."""
+        """Give back a reserved nonce that was never broadcast (a refused signature): it is handed out again next."""
         with self._lock:
             if self._next.get(account) == nonce + 1:
                 self._next[account] = nonce
+            elif nonce < self._next.get(account, 0):
+                self._returned.setdefault(account, set()).add(nonce)

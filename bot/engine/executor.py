@@ -345,8 +345,8 @@ class LiveExecutor:
         """Reserve a nonce, journal the signed tx, broadcast. One re-sign with a fresh nonce on "nonce too low", after
         the ledger says the round still holds no bet of ours."""
         for attempt_no in range(2):
+            nonce = self.sender.nonces.reserve(self.account)
             try:
-                nonce = self.sender.nonces.reserve(self.account)
                 fees = self.sender.fees()
                 req.mark("nonce-fees")
                 raw, tx_hash = self.sender.sign(tx, nonce, fees)
@@ -354,6 +354,7 @@ class LiveExecutor:
                 attempt_id = self.sender.record_attempt(tx, req.market.name, nonce, fees, raw, tx_hash, intent_id)
                 req.mark("journal-commit")
             except (TemporaryError, OperationalError) as exc:
+                self.sender.nonces.release(self.account, nonce)  # never broadcast: no gap for the next transaction
                 _move(self.engine, intent_id, IntentState.FAILED, f"could not sign: {exc}")
                 return BetResult(intent_id, IntentState.FAILED, str(exc))
             self._step("after-sign")
