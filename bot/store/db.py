@@ -12,9 +12,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy.exc
 from sqlalchemy import String, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from bot.errors import OperationalError, one_line
+from bot.redact import redact_url
 
 
 class Base(DeclarativeBase):
@@ -59,16 +63,25 @@ def checkpoint(engine: Engine) -> None:
 
 
 def make_engine(url: str, *, create: bool = True) -> Engine:
-    """Create an engine; for SQLite, make the parent folder and enable WAL + synchronous=FULL."""
+    """Create an engine; for SQLite, make the parent folder and enable WAL + synchronous=FULL. PostgreSQL needs the
+    ``postgres`` extra (psycopg 3, ``postgresql+psycopg://user:password@host:port/db``). A missing driver or a database
+    that cannot be reached is an ``OperationalError`` naming the database (credentials masked), not a traceback."""
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, future=True)
+    try:
+        engine = create_engine(url, future=True)
+    except ImportError as exc:
+        raise OperationalError(f"no driver for {redact_url(url)} ({exc.name or exc}): for PostgreSQL install the "
+                               "'postgres' extra (pip install '.[postgres]', psycopg 3)") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     if create:
         from bot.store.migrate import migrate
 
-        migrate(engine)  # new database: create + stamp; older schema: upgraded in place, data kept
+        try:
+            migrate(engine)  # new database: create + stamp; older schema: upgraded in place, data kept
+        except sqlalchemy.exc.OperationalError as exc:  # cannot connect, authentication refused, database missing
+            raise OperationalError(f"cannot open the database {redact_url(url)}: {one_line(exc.orig or exc)}") from None
     return engine
 
 
