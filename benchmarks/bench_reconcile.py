@@ -41,7 +41,6 @@ from bot.devnet.keeper import Keeper  # noqa: E402
 from bot.markets.base import PredictionMarket  # noqa: E402
 from bot.markets.dialects import V2  # noqa: E402
 from bot.reconcile import Reconciler, ReconcileSettings  # noqa: E402
-from bot.reconcile.rounds import read_rounds  # noqa: E402
 from bot.store.db import make_engine, session_factory  # noqa: E402
 
 INTERVAL = 10
@@ -197,7 +196,7 @@ def main() -> None:
         print(f"reconcile again (nothing new): {again_s:.3f} s")
 
         epochs = list(range(1, market.current_epoch()))
-        _, batched_s = timed(lambda: read_rounds(market, epochs, batch_size=200))
+        _, batched_s = timed(lambda: market.rounds(epochs, batch_size=200))
         _, single_s = timed(lambda: [market.round(e) for e in epochs])
         _, web3_batch_s = timed(lambda: market.rounds(epochs, batch_size=200))
         print(

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any, cast
 
 from eth_abi import decode as abi_decode
-from eth_abi import encode as abi_encode
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
 
+from bot.chain.abicall import DEFAULT_BATCH, AbiFunction, batch_eth_call, rpc_batch
 from bot.domain import LedgerEntry, MarketParams, Position, Round, RoundStatus
 from bot.errors import OperationalError, RevertError, TemporaryError
 from bot.markets.dialects import DialectSpec, dialect_for
@@ -74,21 +74,6 @@ def revert_reason(exc: BaseException) -> str:
 ERROR_STRING_SELECTOR = "0x08c379a0"
 
 
-def _abi_type(param: dict[str, Any]) -> str:
-    kind = str(param["type"])
-    if kind.startswith("tuple"):
-        inner = ",".join(_abi_type(c) for c in param.get("components", []))
-        return f"({inner}){kind[5:]}"
-    return kind
-
-
-@dataclass(frozen=True)
-class _FnMeta:
-    selector: bytes
-    inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
-
-
 def load_abi(path: Path) -> list[dict[str, Any]]:
     data = json.loads(path.read_text())
     if isinstance(data, dict) and "abi" in data:
@@ -117,14 +102,10 @@ class PredictionMarket:
         self.contract: Contract = w3.eth.contract(address=self.address, abi=self.abi)
         self._params: MarketParams | None = None
         self._oracle: Contract | None = None
-        self._fns: dict[str, _FnMeta] = {}
+        self._fns: dict[str, AbiFunction] = {}
         for item in self.abi:
             if item.get("type") == "function" and item["name"] not in self._fns:
-                inputs = tuple(_abi_type(i) for i in item.get("inputs", []))
-                sig = f"{item['name']}({','.join(inputs)})"
-                self._fns[item["name"]] = _FnMeta(
-                    function_signature_to_4byte_selector(sig), inputs, tuple(_abi_type(o) for o in item.get("outputs", []))
-                )
+                self._fns[item["name"]] = AbiFunction.from_abi([item], str(item["name"]))
         self._custom_errors = {
             "0x" + function_signature_to_4byte_selector(
                 f"{e['name']}({','.join(i['type'] for i in e.get('inputs', []))})"
@@ -139,8 +120,7 @@ class PredictionMarket:
         return self._fns[fn].selector
 
     def encode_call(self, fn: str, args: Sequence[Any]) -> str:
-        meta = self._fns[fn]
-        return "0x" + (meta.selector + abi_encode(list(meta.inputs), list(args))).hex()
+        return self._fns[fn].encode(*args)
 
     def _raw_eth_call(self, call: dict[str, Any], block: Any = "latest") -> bytes:
         block_param = block if isinstance(block, str) else hex(int(block))
@@ -206,17 +186,20 @@ class PredictionMarket:
     def round(self, epoch: int, block: Any = "latest") -> Round:
         return self._decode_round(epoch, self.call_fn("rounds", epoch, block=block))
 
-    def rounds(self, epochs: Sequence[int], batch_size: int = 200) -> list[Round]:
-        """Several rounds, read with JSON-RPC batches of ``batch_size`` calls."""
-        out: list[Round] = []
-        for start in range(0, len(epochs), batch_size):
-            chunk = list(epochs[start : start + batch_size])
-            with self.w3.batch_requests() as batch:
-                for epoch in chunk:
-                    batch.add(self.contract.functions.rounds(epoch))
-                results = batch.execute()
-            out.extend(self._decode_round(e, cast(Sequence[Any], r)) for e, r in zip(chunk, results, strict=True))
-        return out
+    def rounds(self, epochs: Sequence[int], batch_size: int = DEFAULT_BATCH, block: int | str = "latest") -> list[Round]:
+        """Several rounds at ``block``: raw JSON-RPC batches of ``rounds(epoch)`` eth_calls of ``batch_size`` each (no
+        web3 contract machinery: ~20x less CPU per round than a web3 batch). The one round reader of the bot (hot path,
+        reconciliation, claims, export)."""
+        answers = batch_eth_call(self.w3, self.address, self._fns["rounds"], [(e,) for e in epochs], block, batch_size)
+        return [self._decode_round(e, raw) for e, raw in zip(epochs, answers, strict=True)]
+
+    def ledgers(
+        self, user: str, epochs: Sequence[int], block: int | str = "latest", batch_size: int = DEFAULT_BATCH
+    ) -> dict[int, LedgerEntry]:
+        """``ledger(epoch, user)`` for many epochs at one block, in raw JSON-RPC batches."""
+        who = to_checksum_address(user)
+        answers = batch_eth_call(self.w3, self.address, self._fns["ledger"], [(e, who) for e in epochs], block, batch_size)
+        return {e: self.decode_bet(e, raw) for e, raw in zip(epochs, answers, strict=True)}
 
     def decode_bet(self, epoch: int, raw: Sequence[Any]) -> LedgerEntry:
         """A ``ledger(epoch, user)`` answer or one ``getUserRounds`` BetInfo, in the dialect's field order."""
@@ -308,20 +291,19 @@ class PredictionMarket:
         """
         user = to_checksum_address(user)
         now = self.chain_time()
+        fns = [self._fns["claimable"], self._fns["refundable"], self._fns["rounds"]]
+        calls = [
+            ("eth_call", [{"to": self.address, "data": fn.encode(*args)}, "latest"])
+            for epoch in epochs
+            for fn, args in zip(fns, ((epoch, user), (epoch, user), (epoch,)), strict=True)
+        ]
+        answers = rpc_batch(self.w3, calls, 3 * batch_size)
         eligible: list[int] = []
-        for start in range(0, len(epochs), batch_size):
-            chunk = list(epochs[start : start + batch_size])
-            with self.w3.batch_requests() as batch:
-                for epoch in chunk:
-                    batch.add(self.contract.functions.claimable(epoch, user))
-                    batch.add(self.contract.functions.refundable(epoch, user))
-                    batch.add(self.contract.functions.rounds(epoch))
-                results = batch.execute()
-            for i, epoch in enumerate(chunk):
-                claimable, refundable, raw = results[3 * i], results[3 * i + 1], results[3 * i + 2]
-                rnd = self._decode_round(epoch, cast(Sequence[Any], raw))
-                if refundable or (claimable and rnd.close_timestamp < now):
-                    eligible.append(epoch)
+        for i, epoch in enumerate(epochs):
+            (claimable,), (refundable,) = fns[0].decode(answers[3 * i]), fns[1].decode(answers[3 * i + 1])
+            rnd = self._decode_round(epoch, fns[2].decode(answers[3 * i + 2]))
+            if refundable or (claimable and rnd.close_timestamp < now):
+                eligible.append(epoch)
         return eligible
 
     # -- V3: the ERC-20 stake -----------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from bot.markets.base import PredictionMarket, TxRequest
 from bot.payout import claim_amount
 from bot.reconcile.claimgas import fit, measured_claims, with_margin
 from bot.reconcile.logless import claimed_amount
-from bot.reconcile.rounds import RoundBook, ledger_entries
+from bot.reconcile.rounds import RoundBook
 from bot.reconcile.scanner import topic_address, topic_int
 from bot.store.db import session_scope
 from bot.store.outcomes import ClaimRecord
@@ -110,7 +110,7 @@ class ClaimSweeper:
         now = self.market.chain_time() + 1  # the claim is mined in a later block
         buffer = self.market.params().buffer_seconds
         rounds = self.book.rounds(epochs, now)
-        entries = ledger_entries(self.market.w3, self.market, self.account, epochs, "latest")
+        entries = self.market.ledgers(self.account, epochs)
         return {epoch: claim_amount(rounds[epoch], entries[epoch], now, buffer) for epoch in epochs}
 
     # -- claiming -----------------------------------------------------------------------------------------------------
@@ -280,7 +280,7 @@ class ClaimSweeper:
         now = self.market.chain_time()
         rounds = self.book.rounds(wanted, now)
         buffer = self.market.params().buffer_seconds
-        entries = ledger_entries(self.market.w3, self.market, self.account, wanted, "latest")
+        entries = self.market.ledgers(self.account, wanted)
         return {
             e: claim_amount(rounds[e], LedgerEntry(e, entries[e].position, entries[e].amount, False), now, buffer)
             for e in wanted
@@ -290,7 +290,7 @@ class ClaimSweeper:
         """Without Claim events: epoch -> what the claim paid, for the epochs the ledger shows claimed at ``block``
         (the amount is the contract's payout formula on the round: exact, but not an independent check)."""
         wanted = [int(e) for e in epochs.split(",") if e]
-        entries = ledger_entries(self.market.w3, self.market, self.account, wanted, block)
+        entries = self.market.ledgers(self.account, wanted, block)
         rounds = self.book.rounds(wanted, self.market.chain_time())
         return {e: claimed_amount(rounds[e], entries[e].amount) for e in wanted if entries[e].claimed and e in rounds}
 

@@ -30,7 +30,7 @@ from bot.markets.base import PredictionMarket
 from bot.reconcile.claims import ClaimReport, ClaimSweeper
 from bot.reconcile.logless import derive_events, drop_orphans, needed_epochs, pending_txs
 from bot.reconcile.pnl import AccountPnl, account_pnl
-from bot.reconcile.rounds import RoundBook, ledger_entries
+from bot.reconcile.rounds import RoundBook
 from bot.reconcile.scanner import ChunkPolicy, LogsRefused, MarketEventScanner
 from bot.reconcile.settle import LIVE, settle_live, settle_paper
 from bot.reconcile.transactions import TxLedger, TxSyncReport
@@ -190,7 +190,7 @@ class Reconciler:
         report.rounds_read = book.chain_reads - before
         for account, bets in wanted.items():
             ordered = sorted(e for e in bets if e in rounds)
-            entries = ledger_entries(self.w3, market, account, ordered, head, self.settings.read_batch)
+            entries = market.ledgers(account, ordered, head, self.settings.read_batch)
             with session_scope(self.sessions) as s:
                 gone = [e for e, entry in entries.items() if entry.amount == 0]
                 if gone:  # a bet we had seen left the chain (reorg)
@@ -215,7 +215,7 @@ class Reconciler:
         if not txs:
             return 0
         epochs = sorted(needed_epochs(txs))
-        entries = ledger_entries(self.w3, market, account, epochs, head, self.settings.read_batch)
+        entries = market.ledgers(account, epochs, head, self.settings.read_batch)
         rounds = self.books[market.name].rounds(epochs, now)
         with session_scope(self.sessions) as s:
             return derive_events(s, market.name, account, txs, entries, rounds)

@@ -8,16 +8,14 @@ reorg window saw one of its events.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from web3 import Web3
 
-from bot.domain import LedgerEntry, Round, RoundStatus
+from bot.domain import Round, RoundStatus
 from bot.markets.base import PredictionMarket
 from bot.payout import round_status
-from bot.reconcile.chainread import AbiFunction, batch_eth_call
 from bot.store.db import session_scope
 from bot.store.outcomes import RoundOutcome
 
@@ -148,7 +146,7 @@ class RoundBook:
         forced = set(force) & wanted
         known = {e: r for e, r in self.final_rounds(wanted - forced).items()}
         to_read = sorted(wanted - set(known))
-        fresh = read_rounds(self.market, to_read, self.batch_size) if to_read else []
+        fresh = self.market.rounds(to_read, self.batch_size) if to_read else []
         self.chain_reads += len(fresh)
         buffer = self.market.params().buffer_seconds
         with session_scope(self.sessions) as s:
@@ -165,28 +163,3 @@ class RoundBook:
                     write_outcome(s, self.market, rnd, status, stored)
         known.update({r.epoch: r for r in fresh})
         return known
-
-
-def read_rounds(
-    market: PredictionMarket, epochs: Sequence[int], batch_size: int = 200, block: int | str = "latest"
-) -> list[Round]:
-    """``rounds(epoch)`` for many epochs as raw JSON-RPC batches of eth_call (no web3 contract machinery: ~20x less
-    CPU per round than a web3 batch), decoded by the adapter's own round decoder."""
-    fn = AbiFunction.from_abi(market.abi, "rounds")
-    answers = batch_eth_call(market.w3, market.address, fn, [(e,) for e in epochs], block, batch_size)
-    return [market.decode_round(e, raw) for e, raw in zip(epochs, answers, strict=True)]
-
-
-def ledger_entries(
-    w3: Web3,
-    market: PredictionMarket,
-    account: str,
-    epochs: Sequence[int],
-    block: int | str,
-    batch_size: int = 200,
-) -> dict[int, LedgerEntry]:
-    """``ledger(epoch, account)`` for many epochs at one block, in raw JSON-RPC batches."""
-    user = Web3.to_checksum_address(account)
-    fn = AbiFunction.from_abi(market.abi, "ledger")
-    answers = batch_eth_call(w3, market.address, fn, [(e, user) for e in epochs], block, batch_size)
-    return {e: market.decode_bet(e, raw) for e, raw in zip(epochs, answers, strict=True)}

@@ -24,8 +24,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
+from bot.chain.abicall import AbiFunction
 from bot.markets.base import PredictionMarket
-from bot.reconcile.chainread import AbiFunction, MinedTx, mined_transactions, nonce_at, tx_by_nonce_in_block
+from bot.reconcile.chainread import MinedTx, mined_transactions, nonce_at, tx_by_nonce_in_block
 from bot.reconcile.scanner import topic_int
 from bot.store.db import session_scope
 from bot.store.journal import TxAttempt
