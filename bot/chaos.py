@@ -4,7 +4,8 @@ The demo's world (anvil, our V2 market, a keeper on real BTC prices, a crowd, th
 (a) the bot's primary RPC is a fault-injection proxy failing a share of requests with every kind it knows — drops,
     delays, 5xx, 429, malformed, truncated, in-band errors, black holes, deeply nested and huge bodies (the secondary
     is anvil itself);
-(b) the Allora service returns 429 / stale / bad-signature inferences for stretches;
+(b) the Allora service returns 429 / 500 / stale / future / NaN / badly signed / rescaled (genuinely signed,
+    token_decimals changed) inferences for stretches;
 (c) the daemon — a real ``main.py run --live`` process — is SIGKILLed at random moments and restarted.
 At the end it prints: rounds, bets intended, bets landed before lock, bets lost to faults, double bets, journal rows
 lost, |reconciled PnL - balance change| in wei, bets placed on rejected inferences, and daemon crashes (a daemon
@@ -36,7 +37,7 @@ from bot.store.journal import Intent
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
-ALLORA_FAULTS = ("http_429", "stale", "bad_signature", "http_500", "future", "nan")
+ALLORA_FAULTS = ("http_429", "stale", "bad_signature", "http_500", "future", "nan", "rescaled")
 
 
 def _spawn(config: Path, env: dict[str, str], log_file: Path) -> subprocess.Popen[bytes]:
