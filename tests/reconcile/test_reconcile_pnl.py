@@ -14,7 +14,7 @@ from web3 import Web3
 from bot.devnet.faultproxy import FaultPlan, FaultProxy
 from bot.domain import Position
 from bot.reconcile import Reconciler, ReconcileSettings
-from bot.store.db import session_scope
+from bot.store.db import make_engine, session_factory, session_scope
 from bot.store.journal import Intent, TxAttempt
 from bot.store.outcomes import AccountTx, ClaimRecord, RoundOutcome, Settlement
 from tests.reconcile.helpers import Scenario, make_sessions, open_market
@@ -129,9 +129,21 @@ def mode(request, chain):
 
 
 def test_reconciled_pnl_equals_balance_change(chain, deployments, bettors, tmp_path, mode):
+    reconcile_and_check(chain, deployments, bettors, make_sessions(tmp_path), mode)
+
+
+def test_reconciled_pnl_equals_balance_change_on_postgres(chain, deployments, bettors, pg_url):
+    """The same books, kept in PostgreSQL (bigint columns, the plain-SQL journal translated): exact to the wei."""
+    engine = make_engine(pg_url)
+    try:
+        reconcile_and_check(chain, deployments, bettors, session_factory(engine), ("logs", None))
+    finally:
+        engine.dispose()
+
+
+def reconcile_and_check(chain, deployments, bettors, sessions, mode) -> None:
     name, proxy = mode
     deployment = deployments["v2.1" if name == "v2.1-no-events" else "v2"]
-    sessions = make_sessions(tmp_path)
     sc = Scenario.create(chain, deployment, sessions, chain.private_keys[3:5])
     a, b = sc.bots
     start_block = chain.block_number() + 1
