@@ -104,8 +104,10 @@ def engine_for(max_workers: int | None, engine: Engine | None) -> Engine:
     return LocalEngine() if not max_workers or max_workers <= 1 else DaskEngine(workers=max_workers)
 
 
-def _check_strategy(strategy: str, base_params: Mapping[str, Any] | None) -> None:
-    build_strategy(strategy_class(strategy), dict(base_params or {}))  # fail fast on a bad strategy or parameter
+def _check_strategy(strategy: str, base_params: Mapping[str, Any] | None, points: Sequence[Mapping[str, Any]] = ()) -> None:
+    """Fail fast (before any cluster starts) on a bad strategy, base parameter or grid key."""
+    for point in [{}, *points[:1]]:
+        build_strategy(strategy_class(strategy), {**(base_params or {}), **point})
 
 
 def run_sweep(
@@ -126,7 +128,7 @@ def run_sweep(
     if not 0 < train_fraction <= 1:
         raise ValueError("train_fraction must be in (0, 1]")
     rounds, signals = _ordered(rounds, signals)
-    _check_strategy(strategy, base_params)
+    _check_strategy(strategy, base_params, grid_points(grid))
     data, split = _split_data(strategy, base_params, config or EngineConfig(), rounds, signals, train_fraction)
     parts = data.parts
     points = grid_points(grid)
@@ -210,7 +212,7 @@ def walk_forward(
 ) -> WalkForward:
     """Rolling windows: choose on train by ``rank_by`` (a metric name), score the choice on the following test."""
     rounds, signals = _ordered(rounds, signals)
-    _check_strategy(strategy, base_params)
+    _check_strategy(strategy, base_params, grid_points(grid))
     cfg = config or EngineConfig()
     spans = windows(len(rounds), train_rounds, test_rounds, step)
     parts: dict[str, tuple[PreparedRounds, pd.DataFrame]] = {}
