@@ -40,8 +40,17 @@ class InferenceError(InputError):
 
 
 def p_up_from_return(predicted_return: FloatArray, volatility: float | FloatArray) -> FloatArray:
-    """``P(return > 0)`` for a normal return with mean ``predicted_return`` and sd ``volatility``."""
-    return np.asarray(ndtr(np.asarray(predicted_return, dtype=np.float64) / volatility), dtype=np.float64)
+    """``P(return > 0)`` for a normal return with mean ``predicted_return`` and sd ``volatility`` — by the live
+    conversion itself (``bot.allora.normalise.prob_above_zero``, what ``to_signal`` uses without intervals), so a log
+    of returns gives the backtest the p_up the daemon would have computed. NaN stays NaN."""
+    from bot.allora.normalise import prob_above_zero
+
+    mu = np.asarray(predicted_return, dtype=np.float64)
+    sigma = np.broadcast_to(np.asarray(volatility, dtype=np.float64), mu.shape)
+    out = np.full(mu.shape, np.nan)
+    ok = np.isfinite(mu)
+    out[ok] = [prob_above_zero(m, s) for m, s in zip(mu[ok].tolist(), sigma[ok].tolist(), strict=True)]
+    return out
 
 
 def _timestamps_ms(values: pd.Series) -> npt.NDArray[np.int64]:

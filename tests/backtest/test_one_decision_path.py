@@ -141,3 +141,15 @@ def test_risk_flag_is_accepted(tmp_path: Path, flag: str) -> None:
     cfg = config(tmp_path, {"name": "edge", "params": {}}, {})
     data = cli("-c", str(cfg), "backtest", flag, "--set", "end=2025-05-02", "--set", "coin_flip_seeds=1")
     assert ("risk" in data["settings"] and data["settings"]["risk"] is not None) is (flag == "--risk")
+
+
+def test_a_log_of_returns_gets_the_live_conversion() -> None:
+    import pandas as pd
+
+    from bot.allora.normalise import prob_above_zero
+    from bot.backtest.inferences import load_inferences
+
+    returns = [0.0012, -0.0004, 0.0, float("nan"), 0.01]
+    frame = load_inferences(pd.DataFrame({"timestamp": range(1, 6), "log_return": returns}), volatility=0.0015)
+    for r, p in zip(returns, frame["p_up"], strict=True):
+        assert (math.isnan(r) and math.isnan(p)) or p == prob_above_zero(r, 0.0015)
