@@ -161,6 +161,8 @@ class Daemon:
             timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
         )
         self._stopped = threading.Event()
+        self._jobs = threading.Condition()  # guards _running_jobs and the stop decision
+        self._running_jobs = 0
         self._lock = threading.Lock()
         self._chain_offset: tuple[float, float] | None = None  # (chain time - wall time, monotonic time of the read)
 
@@ -210,19 +212,40 @@ class Daemon:
         self.scheduler.start()
         log.info("daemon started: %d market(s), mode %s", len(self.markets), self.executor.mode)
 
-    def stop(self) -> None:
-        if self._stopped.is_set():
-            return
-        self._stopped.set()
+    def stop(self, timeout: float = 60.0) -> None:
+        """No job starts any more; the jobs in flight finish (a bet being sent completes); then the daemon is stopped.
+
+        Not ``scheduler.shutdown(wait=True)``: APScheduler 3 holds its job-store lock while it waits for running jobs,
+        and the watch job adds bet jobs, so a SIGTERM during a watch tick deadlocked the daemon."""
+        with self._jobs:
+            if self._stopped.is_set():
+                return
+            self._stopped.set()
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
+            self.scheduler.shutdown(wait=False)  # no lock held while the jobs in flight finish
+            with self._jobs:
+                if not self._jobs.wait_for(lambda: self._running_jobs == 0, timeout):
+                    log.warning("daemon stop: %d job(s) still running after %.0f s", self._running_jobs, timeout)
         log.info("daemon stopped")
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._stopped.wait(timeout)
 
     def _safe(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Jobs never crash the scheduler: errors are counted and logged with their class."""
+        """Jobs never crash the scheduler: errors are counted and logged with their class. Once the daemon is
+        stopping, a job that has not started yet does not run; those running are counted until they end."""
+        with self._jobs:
+            if self._stopped.is_set():
+                return
+            self._running_jobs += 1
+        try:
+            self._run_job(fn, *args)
+        finally:
+            with self._jobs:
+                self._running_jobs -= 1
+                self._jobs.notify_all()
+
+    def _run_job(self, fn: Callable[..., Any], *args: Any) -> None:
         try:
             fn(*args)
         except BotError as exc:
