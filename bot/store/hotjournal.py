@@ -92,7 +92,8 @@ MARK_SIGNED = (
 
 # the PostgreSQL advisory lock every journal write transaction takes first (a fixed 64-bit key: "bot-jrnl")
 JOURNAL_LOCK_KEY = int.from_bytes(b"bot-jrnl", "big", signed=True)
-BEGIN_WRITE = {"sqlite": "BEGIN IMMEDIATE", "postgresql": f"SELECT pg_advisory_xact_lock({JOURNAL_LOCK_KEY})"}
+# (PostgreSQL: one round trip for both statements — no parameters, so psycopg sends it as a simple query)
+BEGIN_WRITE = {"sqlite": "BEGIN IMMEDIATE", "postgresql": f"BEGIN; SELECT pg_advisory_xact_lock({JOURNAL_LOCK_KEY})"}
 
 
 class Cursor(Protocol):
@@ -149,37 +150,54 @@ class PgCursor:
 
 
 class PgConn:
-    """A pooled psycopg connection running the journal's SQLite-style statements (translated by ``pg_sql``)."""
+    """A pooled psycopg connection running the journal's SQLite-style statements (translated by ``pg_sql``).
+
+    It runs in autocommit mode while we hold it, as SQLite's connection does: a read is its statements and nothing
+    else (no BEGIN, no ROLLBACK round trips), and a write transaction is opened and closed by ``write`` with explicit
+    ``BEGIN`` / ``COMMIT`` / ``ROLLBACK``."""
 
     def __init__(self, conn: Any) -> None:
         self._conn = conn
 
     def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] = (), /) -> PgCursor:
         cursor = self._conn.cursor()
-        cursor.execute(pg_sql(sql), parameters)
+        if parameters:
+            cursor.execute(pg_sql(sql), parameters)
+        else:  # no placeholders: sent as is (a simple query, so ``BEGIN_WRITE``'s two statements go in one trip)
+            cursor.execute(sql.encode())
         return PgCursor(cursor)
 
     def commit(self) -> None:
-        self._conn.commit()
+        self._conn.execute("COMMIT")
 
     def rollback(self) -> None:
-        self._conn.rollback()
+        self._conn.execute("ROLLBACK")
 
 
 @contextmanager
 def connection(engine: Engine) -> Iterator[Conn]:
     """A pooled connection, returned to the pool after: SQLite's own (WAL, synchronous=FULL, as ``make_engine`` sets
-    up), or psycopg's behind ``PgConn`` (the pool rolls back whatever a read left open)."""
+    up), or psycopg's behind ``PgConn`` (autocommit while we hold it; given back to the pool as the ORM expects it,
+    or discarded if it is not idle)."""
     dialect = engine.dialect.name
     if dialect not in BEGIN_WRITE:
         raise ValueError(f"the bet journal runs on SQLite or PostgreSQL, not {dialect}")
     pooled = engine.raw_connection()
-    try:
-        if dialect == "sqlite":
+    if dialect == "sqlite":
+        try:
             yield cast(sqlite3.Connection, pooled.driver_connection)
-        else:
-            yield PgConn(pooled.driver_connection)
+        finally:
+            pooled.close()
+        return
+    driver: Any = pooled.driver_connection
+    try:
+        driver.autocommit = True
+        yield PgConn(driver)
     finally:
+        try:
+            driver.autocommit = False  # raises unless idle (a write left open by a lost connection)
+        except Exception:  # noqa: BLE001 — the connection is unusable: the pool replaces it
+            pooled.invalidate()
         pooled.close()
 
 
