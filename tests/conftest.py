@@ -21,6 +21,8 @@ Fixtures (mark tests that use them with ``pytest.mark.anvil``; they skip when an
 - ``pg_url`` (function): the URL of a fresh, empty database on that cluster (dropped after the test).
 - ``database_url`` (function, parametrized ``sqlite`` / ``postgresql``): a fresh store of either kind, for tests that
   must hold on both.
+- ``store_engine`` (module, parametrized ``sqlite`` / ``postgresql``): a migrated engine on a store shared by a
+  module's tests (they clear what they need), disposed and dropped after the module.
 
 Build on them, e.g. ``Keeper(w3, v2).run([...])`` from bot.devnet.keeper; ``v2.market(w3)`` is the market bound to
 abis/PancakePredictionV2.json.
@@ -34,11 +36,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from eth_typing import ChecksumAddress
+from sqlalchemy.engine import Engine
 from web3 import Web3
 
 from bot.devnet.anvil import AnvilError, AnvilNode, find_anvil
 from bot.devnet.deploy import Deployment, Dialect, MarketConfig, deploy, fund_tokens
 from bot.devnet.postgres import PostgresCluster, PostgresUnavailable
+from bot.store.db import make_engine
 
 DEV_ACCOUNTS = 20
 TOKEN_FUNDING = 1_000_000 * 10**18
@@ -153,3 +157,21 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path_factory.mktemp('db') / 'bot.db'}"
     return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def store_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """One migrated store for a module's tests, on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('store') / 'bot.db'}")
+        yield engine
+        engine.dispose()
+        return
+    cluster: PostgresCluster = request.getfixturevalue("postgres")
+    name = cluster.create_database(f"m{os.getpid()}_{next(_databases)}")
+    engine = make_engine(cluster.url(name))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        cluster.drop_database(name)

@@ -45,19 +45,9 @@ def child_env() -> dict[str, str]:
 
 # -- the lifecycle's moves ------------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def journal(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('moves') / 'j.db'}")
-        yield engine
-        engine.dispose()
-        return
-    cluster = request.getfixturevalue("postgres")
-    name = cluster.create_database("moves")
-    engine = make_engine(cluster.url(name))
-    yield engine
-    engine.dispose()
-    cluster.drop_database(name)
+@pytest.fixture(scope="module")
+def journal(store_engine):
+    return store_engine
 
 
 @settings(max_examples=80, deadline=None)

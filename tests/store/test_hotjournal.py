@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete
 
 from bot.store import hotjournal
-from bot.store.db import make_engine, session_factory, session_scope
+from bot.store.db import session_factory, session_scope
 from bot.store.journal import Intent, IntentState, TxAttempt
 from bot.store.outcomes import Settlement
 
@@ -22,17 +22,9 @@ MIDNIGHT = hotjournal.day_start(NOW)
 WEI = 10**30  # above 2**63: must survive exactly
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def engine(request, tmp_path_factory):
-    if request.param == "sqlite":
-        yield make_engine(f"sqlite:///{tmp_path_factory.mktemp('hot') / 'bot.db'}")
-        return
-    cluster = request.getfixturevalue("postgres")
-    name = cluster.create_database("hotjournal")
-    engine = make_engine(cluster.url(name))
-    yield engine
-    engine.dispose()
-    cluster.drop_database(name)
+@pytest.fixture(scope="module")
+def engine(store_engine):
+    return store_engine
 
 
 def clear(engine):
