@@ -140,3 +140,17 @@ def test_postgres_database_at_0003_is_widened_to_bigint_and_keeps_its_data(pg_ur
         types = {(c["name"]): str(c["type"]) for c in inspect(conn).get_columns("allora_inference_log")}
         assert types["fetched_at_ms"] == "BIGINT"
     engine.dispose()
+
+
+def test_postgres_migrated_from_scratch_has_the_models_column_types(pg_url):
+    """Upgraded 0001 -> head, a PostgreSQL database has every column the models describe with the same type (a
+    model widened to bigint without a migration would leave old databases on int4)."""
+    _upgrade(pg_url, "head")
+    import_all_models()
+    engine = create_engine(pg_url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    engine.dispose()
+    types = [(c[2], c[3], str(c[5]), str(c[6])) for d in diff if isinstance(d, list) for c in d if c[0] == "modify_type"]
+    assert types == []
+    assert diff == []  # nothing else differs either (tables, columns, indexes, constraints)
