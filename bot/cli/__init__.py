@@ -17,6 +17,7 @@ from bot import __version__
 from bot.cli.common import EXIT, CliError, Ctx, pass_ctx
 from bot.config import ConfigError
 from bot.errors import InputError, OperationalError, RevertError, TemporaryError, one_line
+from bot.redact import redact_text
 
 COMMAND_MODULES = ("config_cmd", "wallet", "trade", "data", "truth", "demo", "daemon")
 
@@ -58,40 +59,45 @@ def main(argv: list[str] | None = None) -> int:
         # click hands back a command's return value, and the code of a click.exceptions.Exit it caught
         return rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+        _err("aborted")
         return EXIT["usage"]
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        _err(f"error: {exc.format_message()}")
         return EXIT["usage"]
     except CliError as exc:
-        click.echo(f"error: {exc}", err=True)
+        _err(f"error: {exc}")
         return exc.code
     except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
+        _err(f"error: {exc}")
         return EXIT["config"]
     except OperationalError as exc:
-        click.echo(f"error: {exc}", err=True)
+        _err(f"error: {exc}")
         return EXIT["operational"]
     except TemporaryError as exc:
-        click.echo(f"error (temporary, try again): {exc}", err=True)
+        _err(f"error (temporary, try again): {exc}")
         return EXIT["temporary"]
     except RevertError as exc:
-        click.echo(f"refused by the contract: {exc.reason}", err=True)
+        _err(f"refused by the contract: {exc.reason}")
         return EXIT["refused"]
     except InputError as exc:
-        click.echo(f"error: {one_line(exc)}", err=True)
+        _err(f"error: {one_line(exc)}")
         return EXIT["usage"]
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
+        _err("interrupted")
         return 130
     except Exception as exc:  # a bug: one line for the user, the traceback only when asked for (-vv)
         if logging.getLogger().isEnabledFor(logging.DEBUG):
             logging.getLogger("bot.cli").exception("unexpected error")
-        click.echo(f"unexpected error ({type(exc).__name__}): {one_line(exc)} — run with -vv for the traceback, "
-                   "and please report it", err=True)
+        _err(f"unexpected error ({type(exc).__name__}): {one_line(exc)} — run with -vv for the traceback, "
+             "and please report it")
         return EXIT["error"]
+
+
+def _err(message: str) -> None:
+    """One line on stderr, with every secret the process has read (and credentials in URLs) masked."""
+    click.echo(redact_text(message), err=True)
 
 
 __all__ = ["cli", "main", "pass_ctx", "Ctx", "Any"]
