@@ -78,6 +78,7 @@ class App:
             self.signing_policy(cfg.chain), chain.chain_id, self.settings.risk.max_gas_per_day_wei,
             gas_limit=self.settings.execution.gas.gas_limit,
         )
+        sender.budget.spend()  # today's gas spend read once at start (folds the day's attempts), not on the first bet
         self._senders[cfg.chain] = sender
         return sender
 

@@ -7,8 +7,13 @@ per nonce the costliest counts). Transactions signed in this process but not jou
 two threads cannot pass the cap between them. A signing whose worst case would take the total above the cap is refused
 with ``GasCapReached`` — nothing is signed.
 
-Reads stay cheap as the journal grows: the first attempt id of the day is found once a day (scanning forward from the
-previous day's), and every later read is a range on the primary key.
+Reads stay cheap as the journal grows: today's attempts are read from a watermark on the primary key. Below it every
+attempt of ours is out of flight: the mined ones' gas is kept as a running sum (``mined`` is final), the others
+(failed, replaced, dropped — any of which may still turn out mined, a receipt found later) are "parked" and re-read by
+id on every read until they are mined. Each read thus fetches the rows from the oldest in-flight attempt on plus the
+parked ones, then moves the watermark up. This relies on attempt ids being committed in id order, which the journal's
+write lock gives (one writer at a time, on SQLite and on PostgreSQL). Everything restarts at the first attempt of each
+new day.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, cast, func, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 
 from bot.chain.policy import PolicyRefusal
@@ -28,6 +33,10 @@ from bot.store.journal import TxAttempt
 
 ATTEMPTS = TxAttempt.__table__
 IN_FLIGHT = ("signed", "sent")
+TAIL = select(
+    ATTEMPTS.c.id, ATTEMPTS.c.account, ATTEMPTS.c.status, ATTEMPTS.c.nonce, ATTEMPTS.c.max_fee_wei,
+    ATTEMPTS.c.gas_cost_wei, ATTEMPTS.c.raw_tx, ATTEMPTS.c.tx_hash,
+)
 
 
 class GasCapReached(PolicyRefusal):
@@ -59,48 +68,23 @@ class GasBudget:
         # tx hash -> (day, nonce, worst case): signed here, not journaled yet
         self._pending: dict[str, tuple[float, int, int]] = {}
         self._day = -1.0
-        self._first_id = 0
+        self._watermark = 0  # no attempt of ours below this id (today) is in flight ...
+        self._settled_wei = 0  # ... the mined ones cost this much ...
+        self._parked: set[int] = set()  # ... and these ids are not mined (yet): re-read every time
 
     def spend(self) -> GasSpend:
         """Today's spend of the account: the journal's attempts plus what this process signed and has not journaled."""
         with self._lock:
             return self._spend()
 
-    def _spend(self) -> GasSpend:
-        day = day_start(self.clock())
-        with self.engine.connect() as conn:
-            first = self._first_id_of(conn, day)
-            recent = (ATTEMPTS.c.id >= first, ATTEMPTS.c.account == self.account, ATTEMPTS.c.created_at >= day)
-            mined = conn.execute(
-                select(func.sum(cast(ATTEMPTS.c.gas_cost_wei, BigInteger))).where(*recent, ATTEMPTS.c.status == "mined")
-            ).scalar()
-            rows = conn.execute(
-                select(ATTEMPTS.c.nonce, ATTEMPTS.c.max_fee_wei, ATTEMPTS.c.raw_tx, ATTEMPTS.c.tx_hash).where(
-                    *recent, ATTEMPTS.c.status.in_(IN_FLIGHT)
-                )
-            ).all()
-        flights: dict[int, int] = {}
-        journaled: set[str] = set()
-        for nonce, max_fee, raw_hex, tx_hash in rows:
-            worst = gas_limit_of(bytes.fromhex(str(raw_hex))) * int(max_fee)
-            flights[int(nonce)] = max(flights.get(int(nonce), 0), worst)
-            journaled.add(str(tx_hash).lower())
-        for tx_hash, (signed_on, nonce, worst) in list(self._pending.items()):
-            if signed_on != day:
-                del self._pending[tx_hash]  # yesterday's: its cost no longer counts today
-            elif tx_hash not in journaled:
-                flights[nonce] = max(flights.get(nonce, 0), worst)
-        return GasSpend(int(mined or 0), flights)
-
     def sign_within(self, nonce: int, worst_wei: int, sign: Callable[[], tuple[bytes, str]]) -> tuple[bytes, str]:
         """Run ``sign`` only if a transaction costing at most ``worst_wei`` at ``nonce`` fits today's cap."""
         with self._lock:
             spend = self._spend()
-            total = spend.total(nonce, worst_wei)
-            if total > self.cap_wei:
+            if spend.total(nonce, worst_wei) > self.cap_wei:
                 raise GasCapReached(
                     f"refusing to sign: daily gas cap {self.cap_wei} wei reached ({spend.mined_wei} wei paid today, "
-                    f"{spend.total() - spend.mined_wei} in flight, this transaction up to {worst_wei})"
+                    f"{spend.total() - spend.mined_wei} in flight at worst, this transaction up to {worst_wei})"
                 )
             raw, tx_hash = sign()
             self._pending[tx_hash.lower()] = (day_start(self.clock()), nonce, worst_wei)
@@ -111,13 +95,59 @@ class GasBudget:
         with self._lock:
             self._pending.pop(tx_hash.lower(), None)
 
-    def _first_id_of(self, conn: Connection, day: float) -> int:
-        """The lowest attempt id created today (or the next id when none is), found once a day."""
-        if day != self._day:
-            first = conn.execute(
-                select(func.min(ATTEMPTS.c.id)).where(ATTEMPTS.c.id >= self._first_id, ATTEMPTS.c.created_at >= day)
-            ).scalar()
-            if first is None:
-                first = int(conn.execute(select(func.max(ATTEMPTS.c.id))).scalar() or 0) + 1
-            self._day, self._first_id = day, int(first)
-        return self._first_id
+    # -- reading the journal (lock held) ----------------------------------------------------------------------------
+    def _spend(self) -> GasSpend:
+        day = day_start(self.clock())
+        with self.engine.connect() as conn:
+            if day != self._day:
+                self._start_day(conn, day)
+            parked = conn.execute(TAIL.where(ATTEMPTS.c.id.in_(sorted(self._parked)))).all() if self._parked else []
+            tail = conn.execute(
+                TAIL.where(ATTEMPTS.c.id >= self._watermark, ATTEMPTS.c.created_at >= day).order_by(ATTEMPTS.c.id)
+            ).all()
+        flights: dict[int, int] = {}
+        journaled: set[str] = set()
+
+        def in_flight(nonce: int, max_fee: int, raw_hex: str, tx_hash: str) -> None:
+            worst = gas_limit_of(bytes.fromhex(str(raw_hex))) * int(max_fee)
+            flights[int(nonce)] = max(flights.get(int(nonce), 0), worst)
+            journaled.add(str(tx_hash).lower())
+
+        for attempt_id, _, status, nonce, max_fee, gas_cost, raw_hex, tx_hash in parked:
+            if status == "mined":
+                self._settled_wei += int(gas_cost or 0)
+                self._parked.discard(int(attempt_id))
+            elif status in IN_FLIGHT:
+                in_flight(nonce, max_fee, raw_hex, tx_hash)
+        mined_above = 0
+        below = True  # still in the prefix without anything of ours in flight: folded below the watermark
+        for attempt_id, account, status, nonce, max_fee, gas_cost, raw_hex, tx_hash in tail:
+            ours = account == self.account
+            if below and not (ours and status in IN_FLIGHT):
+                self._watermark = int(attempt_id) + 1
+                if ours and status == "mined":
+                    self._settled_wei += int(gas_cost or 0)
+                elif ours:
+                    self._parked.add(int(attempt_id))
+                continue
+            below = False
+            if ours and status == "mined":
+                mined_above += int(gas_cost or 0)
+            elif ours and status in IN_FLIGHT:
+                in_flight(nonce, max_fee, raw_hex, tx_hash)
+        for tx_hash, (signed_on, nonce, worst) in list(self._pending.items()):
+            if signed_on != day:
+                del self._pending[tx_hash]  # yesterday's: its cost no longer counts today
+            elif tx_hash not in journaled:
+                flights[nonce] = max(flights.get(nonce, 0), worst)
+        return GasSpend(self._settled_wei + mined_above, flights)
+
+    def _start_day(self, conn: Connection, day: float) -> None:
+        """Watermark at the day's first attempt (scanning forward from the previous day's), nothing settled or parked."""
+        first = conn.execute(
+            select(func.min(ATTEMPTS.c.id)).where(ATTEMPTS.c.id >= self._watermark, ATTEMPTS.c.created_at >= day)
+        ).scalar()
+        if first is None:
+            first = int(conn.execute(select(func.max(ATTEMPTS.c.id))).scalar() or 0) + 1
+        self._day, self._watermark, self._settled_wei = day, int(first), 0
+        self._parked.clear()

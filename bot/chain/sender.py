@@ -97,9 +97,11 @@ class TxSender:
         return self._fees
 
     def warm(self) -> None:
-        """Prefetch the nonce and fee suggestion (keeps RPC round-trips out of the bet's critical path)."""
+        """Prefetch the nonce and fee suggestion (keeps RPC round-trips out of the bet's critical path) and read the
+        day's gas spend once (folds the day's resolved attempts)."""
         self.nonces.sync(self.address)
         self.fees(max_age=0)
+        self.budget.spend()
 
     # -- signing ----------------------------------------------------------------------------------------------------
     def _check(self, tx: TxRequest, to: bytes, data: bytes) -> Permit:
