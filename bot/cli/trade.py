@@ -94,12 +94,13 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
     def bet(ctx: Ctx, side: str, market: str, amount: str, epoch: int | None, live: bool, yes: bool,
             as_json: bool) -> None:
         """Bet on a round by hand, through the same journal, risk limits and executor as the daemon."""
-        stake = parse_amount(amount)
+        parse_amount(amount)  # a malformed amount is refused before anything connects (18 decimals at most)
         _check_market(ctx, market)
         if epoch is not None and epoch <= 0:
             raise CliError(f"epoch must be positive, got {epoch}")
         position = Position.parse(side)
         app = build_app(ctx.settings, live=live or ctx.settings.mode == "live")
+        stake = parse_amount(amount, app.market(market).coin_decimals())  # V3: the stake token's own decimals
         view, rnd, params = round_view(app, market, epoch, stake, position)
         if stake < params.min_bet_amount:
             raise CliError(f"amount {stake} wei is below the market minimum {params.min_bet_amount} wei")

@@ -323,6 +323,12 @@ class PredictionMarket:
     def allowance(self, owner: str) -> int:
         return int(self._erc20().functions.allowance(to_checksum_address(owner), self.address).call())
 
+    def coin_decimals(self) -> int:
+        """Decimals of what a stake is counted in: 18 for the native coin, the stake token's ``decimals()`` else."""
+        if self.spec.currency != "erc20":
+            return 18
+        return int(self._erc20().functions.decimals().call())
+
     def token_balance(self, owner: str) -> int:
         return int(self._erc20().functions.balanceOf(to_checksum_address(owner)).call())
 
