@@ -89,7 +89,7 @@ class App:
         for m in self.settings.markets:
             if m.chain == chain and m.name in self.markets:
                 market = self.markets[m.name]
-                token = check_token(market, m.token) if market.spec.currency == "erc20" else None
+                token = check_token(market) if market.spec.currency == "erc20" else None
                 rules.append(rule_for(market, token))
         return SigningPolicy(self.settings.chains[chain].chain_id, rules, self.settings.risk.max_stake_per_bet_wei)
 
@@ -193,8 +193,7 @@ def startup_checks(settings: Settings, app: App | None = None) -> dict[str, Any]
         account = app.account.address if app.account is not None else None
         entry["dialect"] = describe(check_dialect(market, account))
         if market.spec.currency == "erc20":
-            pinned = settings.market(name).token
-            entry["token"] = check_token(market, pinned) if pinned is not None or app.live else (
+            entry["token"] = check_token(market) if market.pinned_token is not None or app.live else (
                 f"{market.token_address()} (not pinned: live trading refused)")
         if account is not None:
             check_wallet(market, account)

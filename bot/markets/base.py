@@ -93,10 +93,13 @@ class PredictionMarket:
         spec: DialectSpec,
         abi: list[dict[str, Any]] | None = None,
         name: str = "",
+        pinned_token: str | None = None,
     ) -> None:
         self.w3 = w3
         self.spec = spec
         self.name = name or spec.name
+        #: ERC-20 markets: the stake token pinned in the config; ``token_address`` refuses a chain answer that differs
+        self.pinned_token = to_checksum_address(pinned_token) if pinned_token else None
         self.address = to_checksum_address(address)
         self.abi = abi if abi is not None else load_abi(spec.abi_path())
         self.contract: Contract = w3.eth.contract(address=self.address, abi=self.abi)
@@ -308,9 +311,17 @@ class PredictionMarket:
 
     # -- V3: the ERC-20 stake -----------------------------------------------------------------------------------------
     def token_address(self) -> str | None:
+        """The stake token as the chain's ``token()`` answers it; with a pinned token, an answer that differs is
+        refused (``OperationalError``) before anything — an allowance, decimals, an approval — uses it."""
         if self.spec.currency != "erc20":
             return None
-        return to_checksum_address(self.contract.functions.token().call())
+        actual = to_checksum_address(self.contract.functions.token().call())
+        if self.pinned_token is not None and actual != self.pinned_token:
+            raise OperationalError(
+                f"market {self.name}: the chain answers token() = {actual}, the config pins {self.pinned_token}: "
+                "refusing to trade (the wrong contract, or an RPC lying)"
+            )
+        return actual
 
     def _erc20(self) -> Contract:
         from bot.markets.dialects import ABI_DIR
@@ -420,4 +431,5 @@ def open_market(w3: Web3, market_config: Any, abi_dir: Path | None = None) -> Pr
 
         spec = replace(spec, price_decimals=market_config.price_decimals)
     abi = load_abi(Path(market_config.abi)) if market_config.abi else load_abi(spec.abi_path(abi_dir))
-    return PredictionMarket(w3, market_config.address, spec, abi=abi, name=market_config.name)
+    return PredictionMarket(w3, market_config.address, spec, abi=abi, name=market_config.name,
+                            pinned_token=getattr(market_config, "token", None))

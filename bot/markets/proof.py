@@ -208,22 +208,18 @@ def describe(proof: DialectProof) -> dict[str, Any]:
     }
 
 
-def check_token(market: PredictionMarket, pinned: str | None) -> str:
+def check_token(market: PredictionMarket) -> str:
     """ERC-20 markets: the stake token pinned in the config, proven against the chain's ``token()`` (returned).
 
     The token joins the signer's allowlist (``approve``), so an RPC answer alone never puts it there: with no pin, or a
-    chain answer that differs from the pin (the wrong contract, or an RPC lying), live trading is refused.
+    chain answer that differs from the pin (``PredictionMarket.token_address`` refuses it: the wrong contract, or an
+    RPC lying), live trading is refused.
     """
     actual = market.token_address()
-    if pinned is None:
+    if market.pinned_token is None or actual is None:
         raise OperationalError(
             f"market {market.name}: its stake token is not pinned; trading an ERC-20 market live needs markets.<n>.token "
             f"in the config (the RPC reports {actual}: verify it from another source before pinning it) or the market "
             "disabled"
-        )
-    if actual is None or actual.lower() != pinned.lower():
-        raise OperationalError(
-            f"market {market.name}: the chain answers token() = {actual}, the config pins {pinned}: refusing to trade "
-            "(the wrong contract, or an RPC lying)"
         )
     return actual

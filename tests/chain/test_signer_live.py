@@ -261,15 +261,20 @@ GAS = {"mode": "legacy", "floor_gwei": 2, "ceiling_gwei": 2, "priority_gwei": 1,
 WORST = 250_000 * 2 * 10**9  # gas limit x gas price: the most one transaction can cost here
 
 
-def test_the_daily_gas_cap_counts_mined_gas_and_refuses_once_reached(chain, v2, tmp_path, monkeypatch):
+def gas_capped(chain: Any, v2: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str,
+               cap: int) -> tuple[App, Any, Any]:
+    """(app, its sender, the market) for a V2 market with round 1 open, gas at 2 gwei and a daily gas cap."""
     start_round(chain, v2)
     tree = settings_for(chain, tmp_path, [{"name": "m", "dialect": "v2", "address": v2.market_address}],
                         execution={"gas": GAS})
-    tree["risk"]["max_gas_per_day_wei"] = WORST + 10**13
-    key = chain.private_keys[7]
+    tree["risk"]["max_gas_per_day_wei"] = cap
     app = live_app(tree, key, monkeypatch)
-    sender = app.sender("m")
-    market = app.market("m")
+    return app, app.sender("m"), app.market("m")
+
+
+def test_the_daily_gas_cap_counts_mined_gas_and_refuses_once_reached(chain, v2, tmp_path, monkeypatch):
+    key = chain.private_keys[7]
+    app, sender, market = gas_capped(chain, v2, tmp_path, monkeypatch, key, WORST + 10**13)
     account = Account.from_key(key).address
 
     _, receipt = sender.send(market.build_bet(Position.BULL, 1, 10**16), "m")
@@ -284,13 +289,7 @@ def test_the_daily_gas_cap_counts_mined_gas_and_refuses_once_reached(chain, v2, 
 
 
 def test_a_reverted_bet_burns_gas_that_counts(chain, v2, tmp_path, monkeypatch):
-    start_round(chain, v2)
-    tree = settings_for(chain, tmp_path, [{"name": "m", "dialect": "v2", "address": v2.market_address}],
-                        execution={"gas": GAS})
-    tree["risk"]["max_gas_per_day_wei"] = 10 * WORST
-    app = live_app(tree, chain.private_keys[8], monkeypatch)
-    sender = app.sender("m")
-    market = app.market("m")
+    _, sender, market = gas_capped(chain, v2, tmp_path, monkeypatch, chain.private_keys[8], 10 * WORST)
     _, first = sender.send(market.build_bet(Position.BULL, 1, 10**16), "m")
     _, again = sender.send(market.build_bet(Position.BULL, 1, 10**16), "m")  # "Can only bet once per round"
     assert first is not None and again is not None and first.status == 1 and again.status == 0
@@ -298,13 +297,7 @@ def test_a_reverted_bet_burns_gas_that_counts(chain, v2, tmp_path, monkeypatch):
 
 
 def test_in_flight_attempts_count_at_their_worst_case_once_per_nonce(chain, v2, tmp_path, monkeypatch):
-    start_round(chain, v2)
-    tree = settings_for(chain, tmp_path, [{"name": "m", "dialect": "v2", "address": v2.market_address}],
-                        execution={"gas": GAS})
-    tree["risk"]["max_gas_per_day_wei"] = 2 * WORST
-    app = live_app(tree, chain.private_keys[9], monkeypatch)
-    sender = app.sender("m")
-    market = app.market("m")
+    app, sender, market = gas_capped(chain, v2, tmp_path, monkeypatch, chain.private_keys[9], 2 * WORST)
     fees = sender.fees(max_age=0)
     bet = market.build_bet(Position.BULL, 1, 10**16)
     sender.journal_attempt(bet, "m", 40, fees)  # signed and journaled, never broadcast: in flight

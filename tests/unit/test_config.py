@@ -75,3 +75,19 @@ def test_random_config_trees_end_in_settings_or_config_error(tree):
         parse_settings(tree)
     except ConfigError as exc:
         assert str(exc).startswith("invalid config")
+
+
+def test_a_v3_market_pins_its_stake_token_and_config_show_shows_it():
+    base = {"chains": {"c": {"chain_id": 1, "rpc_urls": ["http://127.0.0.1:8545"]}}}
+    token = "0x" + "cd" * 20
+    market = {"name": "m", "chain": "c", "dialect": "v3", "address": "0x" + "ab" * 20, "token": token}
+    settings = parse_settings({**base, "markets": [market]})
+    assert settings.markets[0].token == token
+    assert redacted(settings)["markets"][0]["token"] == token  # an address, public: not masked like a secret
+    assert settings.risk.max_gas_per_day_wei == 2 * 10**17
+    with pytest.raises(ConfigError, match="markets.0.token"):
+        parse_settings({**base, "markets": [{**market, "token": "0x1234"}]})
+    with pytest.raises(ConfigError, match="only ERC-20 markets take a token"):
+        parse_settings({**base, "markets": [{**market, "dialect": "v2"}]})
+    with pytest.raises(ConfigError, match="max_gas_per_day_wei"):
+        parse_settings({**base, "risk": {"max_gas_per_day_wei": 0}})
