@@ -23,20 +23,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from bot.chain.policy import PolicyRefusal
 from bot.chain.txcodec import gas_limit_of
+from bot.store import hotjournal
 from bot.store.hotjournal import day_start
-from bot.store.journal import TxAttempt
 
-ATTEMPTS = TxAttempt.__table__
 IN_FLIGHT = ("signed", "sent")
-TAIL = select(
-    ATTEMPTS.c.id, ATTEMPTS.c.account, ATTEMPTS.c.status, ATTEMPTS.c.nonce, ATTEMPTS.c.max_fee_wei,
-    ATTEMPTS.c.gas_cost_wei, ATTEMPTS.c.raw_tx, ATTEMPTS.c.tx_hash,
-)
+# static SQL on the journal's pooled hot-path connection (SQLite, or PostgreSQL translated by hotjournal)
+COLUMNS = "id, account, status, nonce, max_fee_wei, gas_cost_wei, raw_tx, tx_hash"
+TAIL = f"SELECT {COLUMNS} FROM tx_attempts WHERE id >= ? AND created_at >= ? ORDER BY id"  # noqa: S608
+PARKED = f"SELECT {COLUMNS} FROM tx_attempts WHERE id = ?"  # noqa: S608
+FIRST_OF_DAY = "SELECT MIN(id) FROM tx_attempts WHERE id >= ? AND created_at >= ?"
+LAST_ID = "SELECT MAX(id) FROM tx_attempts"
 
 
 class GasCapReached(PolicyRefusal):
@@ -98,13 +98,11 @@ class GasBudget:
     # -- reading the journal (lock held) ----------------------------------------------------------------------------
     def _spend(self) -> GasSpend:
         day = day_start(self.clock())
-        with self.engine.connect() as conn:
+        with hotjournal.connection(self.engine) as conn:
             if day != self._day:
                 self._start_day(conn, day)
-            parked = conn.execute(TAIL.where(ATTEMPTS.c.id.in_(sorted(self._parked)))).all() if self._parked else []
-            tail = conn.execute(
-                TAIL.where(ATTEMPTS.c.id >= self._watermark, ATTEMPTS.c.created_at >= day).order_by(ATTEMPTS.c.id)
-            ).all()
+            parked = [row for i in sorted(self._parked) for row in conn.execute(PARKED, (i,)).fetchall()]
+            tail = conn.execute(TAIL, (self._watermark, day)).fetchall()
         flights: dict[int, int] = {}
         journaled: set[str] = set()
 
@@ -142,12 +140,10 @@ class GasBudget:
                 flights[nonce] = max(flights.get(nonce, 0), worst)
         return GasSpend(self._settled_wei + mined_above, flights)
 
-    def _start_day(self, conn: Connection, day: float) -> None:
+    def _start_day(self, conn: hotjournal.Conn, day: float) -> None:
         """Watermark at the day's first attempt (scanning forward from the previous day's), nothing settled or parked."""
-        first = conn.execute(
-            select(func.min(ATTEMPTS.c.id)).where(ATTEMPTS.c.id >= self._watermark, ATTEMPTS.c.created_at >= day)
-        ).scalar()
+        first = conn.execute(FIRST_OF_DAY, (self._watermark, day)).fetchone()[0]
         if first is None:
-            first = int(conn.execute(select(func.max(ATTEMPTS.c.id))).scalar() or 0) + 1
+            first = int(conn.execute(LAST_ID).fetchone()[0] or 0) + 1
         self._day, self._watermark, self._settled_wei = day, int(first), 0
         self._parked.clear()

@@ -1,17 +1,16 @@
-"""The daily gas cap's running sum (``bot.chain.gasbudget``) against a full recount of the journal, on real SQLite.
+"""The daily gas cap's running sum (``bot.chain.gasbudget``) against a full recount of the journal.
 
-Two senders (two accounts) share one journal and go through random sequences of what happens to attempts — signed and
-journaled (sometimes at a nonce already in flight: a replacement), marked sent / failed / replaced / dropped in any
-order, mined with a gas cost (final) — through ``TxSender``'s own methods; after every step the budget's view (mined gas + worst case in flight,
-once per nonce) equals a recount of every row of the account from scratch. Then a new day starts from zero.
+Two senders (two accounts) share one journal — SQLite, and PostgreSQL when its server binaries are installed — and go
+through random sequences of what happens to attempts: signed and journaled (sometimes at a nonce already in flight: a
+replacement), marked sent / failed / replaced / dropped in any order, mined with a gas cost (final) — through
+``TxSender``'s own methods. After every step the budget's view (mined gas + worst case in flight, once per nonce) equals
+a recount of every row of the account from scratch. Then a new day starts from zero.
 """
 
 from __future__ import annotations
 
 import itertools
-import tempfile
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +18,7 @@ from eth_account import Account
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
 from web3 import Web3
 
 from bot.chain.gas import Fees, GasPolicy
@@ -30,7 +30,7 @@ from bot.config import GasConfig
 from bot.domain import Position
 from bot.markets.base import PredictionMarket
 from bot.markets.dialects import V2
-from bot.store.db import make_engine, session_factory, session_scope
+from bot.store.db import session_factory, session_scope
 from bot.store.hotjournal import day_start
 from bot.store.journal import TxAttempt
 
@@ -49,12 +49,9 @@ class Clock:
 
 
 @pytest.fixture(scope="module")
-def journal() -> Any:
-    shm = "/dev/shm" if Path("/dev/shm").is_dir() else None  # noqa: S108 — a real SQLite file, without disk fsyncs
-    with tempfile.TemporaryDirectory(dir=shm) as tmp:
-        engine = make_engine(f"sqlite:///{Path(tmp) / 'gas.db'}")
-        yield session_factory(engine)
-        engine.dispose()
+def journal(store_engine: Engine) -> Any:
+    """The journal on SQLite and on PostgreSQL (``store_engine``, tests/conftest.py)."""
+    return session_factory(store_engine)
 
 
 W3 = Web3(Web3.HTTPProvider("http://127.0.0.1:9"))  # never contacted: signing makes no RPC
@@ -90,7 +87,7 @@ step = st.one_of(
 )
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(step, min_size=1, max_size=20))
 def test_the_running_sum_equals_a_recount_of_the_journal(journal: Any, steps: list[tuple[Any, ...]]) -> None:
     clock = Clock()
