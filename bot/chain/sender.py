@@ -205,12 +205,15 @@ class TxSender:
         return Receipt(tx_hash, int(r["status"]), int(r["blockNumber"]), gas_used, gas_used * price)
 
     def send(self, tx: TxRequest, market: str, gas_limit: int | None = None) -> tuple[str, Receipt | None]:
-        """Simple path for approvals: journal, broadcast, wait (bounded) for the receipt. Claims go through
-        ``ClaimSweeper.send_claim`` (a gas limit from estimation or measurement, ``bot.reconcile.claimgas``)."""
+        """The send loop of claims and approvals: journal, broadcast, wait (bounded) for the receipt. (Claims come with
+        their gas limit from ``ClaimSweeper.claim_gas_limit``; bets have the executor's loop, with its lock deadline.)"""
         nonce = self.nonces.reserve(self.address)
-        fees = self.fees()
-        limit = gas_limit or self.gas_limit
-        attempt_id, raw, tx_hash = self.journal_attempt(tx, market, nonce, fees, gas_limit=limit)
+        try:
+            fees = self.fees()
+            attempt_id, raw, tx_hash = self.journal_attempt(tx, market, nonce, fees, gas_limit=gas_limit or self.gas_limit)
+        except BaseException:
+            self.nonces.release(self.address, nonce)  # never broadcast: no gap for the next transaction
+            raise
         outcome, err = self.broadcast_raw(raw)
         if outcome == "nonce-too-low":
             self.nonces.resync(self.address)

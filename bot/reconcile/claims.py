@@ -187,24 +187,8 @@ class ClaimSweeper:
         return limit
 
     def send_claim(self, tx: TxRequest) -> tuple[str, Receipt | None]:
-        """``TxSender.send`` with an estimated gas limit: journal, broadcast, wait for the receipt."""
-        sender = self.sender
-        nonce = sender.nonces.reserve(self.account)
-        fees = sender.fees()
-        attempt_id, raw, tx_hash = sender.journal_attempt(
-            tx, self.market.name, nonce, fees, gas_limit=self.claim_gas_limit(tx)
-        )
-        outcome, err = sender.broadcast_raw(raw)
-        if outcome in ("nonce-too-low", "rejected"):
-            sender.nonces.resync(self.account)
-            if outcome == "rejected" or sender.receipt(tx_hash) is None:
-                sender.mark_attempt(attempt_id, "failed")
-                raise TemporaryError(f"claim not accepted ({outcome}): {err[:160]}")
-        sender.mark_attempt(attempt_id, "sent")
-        receipt = sender.wait(tx_hash, timeout=30.0)
-        if receipt is not None:
-            sender.finish_attempt(attempt_id, receipt)
-        return tx_hash, receipt
+        """The sender's one send loop for claims and approvals, with the claim's estimated or measured gas limit."""
+        return self.sender.send(tx, self.market.name, gas_limit=self.claim_gas_limit(tx))
 
     def pending_epochs(self) -> set[int]:
         """Epochs of claims sent recently whose receipt is not in yet (never claimed twice while in flight)."""
