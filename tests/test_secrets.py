@@ -190,6 +190,7 @@ def test_live_daemon_is_hardened(tmp_path, chain, v2):
     tree = yaml.safe_load(_config(tmp_path, "live.yaml", address=v2.market_address).read_text())
     tree["chains"]["dev"]["rpc_urls"] = [_keyed(free_port()), chain.url]
     tree["markets"][0]["topic"] = "t"
+    tree["execution"] = {**tree.get("execution", {}), "max_clock_skew_seconds": 10**7}  # the test chain's clock stands still
     tree["allora"] = {"api_url": f"http://127.0.0.1:{free_port()}", "topics": [{"name": "t", "topic_id": 1}],
                       "signature": {"required": False}}
     (tmp_path / "live.yaml").write_text(yaml.safe_dump(tree))
