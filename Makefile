@@ -55,7 +55,7 @@ lint: setup
 	$(BIN)/mypy bot strategies
 
 chaos: setup
-	$(BIN)/python -m bot.chaos $(ARGS)
+	$(BIN)/python -m devkit.chaos $(ARGS)
 
 compile: node_modules/.installed
 	node contracts/compile.js

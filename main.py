@@ -3,7 +3,7 @@
 import sys
 
 try:
-    from bot.cli import main
+    from devkit.cli import main  # the product's CLI (bot.cli) with the devkit's demo commands
 except ModuleNotFoundError as exc:  # run with a Python that lacks the dependencies (not the project's venv)
     missing = exc.name or "a dependency"
     sys.stderr.write(

@@ -11,7 +11,7 @@ this one, writing ~100 KB of state per block to the same disk, makes our journal
 
 The journal is a fresh SQLite file by default; ``--database-url URL`` measures another store (an empty database, e.g.
 ``postgresql+psycopg://user@127.0.0.1:5432/bench``), ``--postgres`` a throwaway local PostgreSQL cluster
-(``bot.devnet.postgres``: initdb + pg_ctl on a loopback port, server defaults, fsync on; removed after).
+(``devkit.devnet.postgres``: initdb + pg_ctl on a loopback port, server defaults, fsync on; removed after).
 
 Usage: python benchmarks/bench_latency.py [--bets 220] [--persist-states] [--database-url URL | --postgres]
 """
@@ -33,15 +33,15 @@ from sqlalchemy import select  # noqa: E402
 
 from bot.chain.clock import fast_block_time  # noqa: E402
 from bot.config import Settings, TopicConfig  # noqa: E402
-from bot.devnet.anvil import AnvilNode  # noqa: E402
-from bot.devnet.deploy import deploy_v2  # noqa: E402
-from bot.devnet.keeper import Keeper  # noqa: E402
-from bot.devnet.postgres import PostgresCluster  # noqa: E402
 from bot.engine.daemon import Daemon, MarketRuntime  # noqa: E402
 from bot.engine.executor import SpendingCaps  # noqa: E402
 from bot.engine.risk import default_limits  # noqa: E402
 from bot.store.db import session_scope  # noqa: E402
 from bot.store.journal import Intent  # noqa: E402
+from devkit.devnet.anvil import AnvilNode  # noqa: E402
+from devkit.devnet.deploy import deploy_v2  # noqa: E402
+from devkit.devnet.keeper import Keeper  # noqa: E402
+from devkit.devnet.postgres import PostgresCluster  # noqa: E402
 from strategies.edge import EdgeStrategy  # noqa: E402
 from tests.engine.helpers import build_live  # noqa: E402
 

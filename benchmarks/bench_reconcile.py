@@ -35,13 +35,13 @@ from bot.chain.gas import GasPolicy  # noqa: E402
 from bot.chain.policy import SigningPolicy, rule_for  # noqa: E402
 from bot.chain.sender import TxSender  # noqa: E402
 from bot.config import GasConfig  # noqa: E402
-from bot.devnet.anvil import AnvilNode  # noqa: E402
-from bot.devnet.deploy import Deployment, MarketConfig, deploy_v2  # noqa: E402
-from bot.devnet.keeper import Keeper  # noqa: E402
 from bot.markets.base import PredictionMarket  # noqa: E402
 from bot.markets.dialects import V2  # noqa: E402
 from bot.reconcile import Reconciler, ReconcileSettings  # noqa: E402
 from bot.store.db import make_engine, session_factory  # noqa: E402
+from devkit.devnet.anvil import AnvilNode  # noqa: E402
+from devkit.devnet.deploy import Deployment, MarketConfig, deploy_v2  # noqa: E402
+from devkit.devnet.keeper import Keeper  # noqa: E402
 
 INTERVAL = 10
 MILLI = 10**15

@@ -24,14 +24,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bot.chain.clock import ChainClock, fast_block_time  # noqa: E402
 from bot.chain.policy import SigningPolicy, rule_for  # noqa: E402
 from bot.config import Settings, TopicConfig  # noqa: E402
-from bot.devnet.anvil import AnvilNode  # noqa: E402
-from bot.devnet.deploy import MarketConfig, deploy_v2  # noqa: E402
-from bot.devnet.keeper import Keeper  # noqa: E402
 from bot.engine.daemon import Daemon, MarketRuntime  # noqa: E402
 from bot.engine.executor import SpendingCaps  # noqa: E402
 from bot.engine.risk import default_limits  # noqa: E402
 from bot.markets import PredictionMarket, dialect_for  # noqa: E402
 from bot.store import hotjournal  # noqa: E402
+from devkit.devnet.anvil import AnvilNode  # noqa: E402
+from devkit.devnet.deploy import MarketConfig, deploy_v2  # noqa: E402
+from devkit.devnet.keeper import Keeper  # noqa: E402
 from strategies.edge import EdgeStrategy  # noqa: E402
 from tests.engine.helpers import build_live  # noqa: E402
 

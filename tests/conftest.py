@@ -2,7 +2,7 @@
 
 Fixtures (mark tests that use them with ``pytest.mark.anvil``; they skip when anvil is not installed):
 
-- ``anvil`` (session): a running ``bot.devnet.AnvilNode`` (automine, chain id 31337, 20 funded dev accounts).
+- ``anvil`` (session): a running ``devkit.devnet.AnvilNode`` (automine, chain id 31337, 20 funded dev accounts).
   ``anvil.w3`` is a connected ``Web3``; ``anvil.accounts`` / ``anvil.private_keys`` the unlocked dev accounts.
 - ``deployments`` (session): ``{"v2", "v2.1", "v3", "ai"}`` -> ``Deployment``, deployed once with the default
   ``MarketConfig`` (300 s interval, 30 s buffer, 3 % fee, 0.001 min bet). Roles: owner = accounts[0],
@@ -15,7 +15,7 @@ Fixtures (mark tests that use them with ``pytest.mark.anvil``; they skip when an
 - ``deploy_market`` (function): factory ``deploy_market(dialect, config=None) -> Deployment`` for a fresh market with
   custom parameters (undone with the snapshot); V3 bettors are funded and approved.
 
-- ``postgres`` (session): a throwaway PostgreSQL cluster (``bot.devnet.postgres.PostgresCluster``) on a loopback port,
+- ``postgres`` (session): a throwaway PostgreSQL cluster (``devkit.devnet.postgres.PostgresCluster``) on a loopback port,
   removed at the end; skips when the server binaries are missing (Debian package ``postgresql``), fails instead when
   ``REQUIRE_POSTGRES=1`` (CI, where the package is installed and the tests must run).
 - ``pg_url`` (function): the URL of a fresh, empty database on that cluster (dropped after the test).
@@ -24,7 +24,7 @@ Fixtures (mark tests that use them with ``pytest.mark.anvil``; they skip when an
 - ``store_engine`` (module, parametrized ``sqlite`` / ``postgresql``): a migrated engine on a store shared by a
   module's tests (they clear what they need), disposed and dropped after the module.
 
-Build on them, e.g. ``Keeper(w3, v2).run([...])`` from bot.devnet.keeper; ``v2.market(w3)`` is the market bound to
+Build on them, e.g. ``Keeper(w3, v2).run([...])`` from devkit.devnet.keeper; ``v2.market(w3)`` is the market bound to
 abis/PancakePredictionV2.json.
 """
 
@@ -39,10 +39,10 @@ from eth_typing import ChecksumAddress
 from sqlalchemy.engine import Engine
 from web3 import Web3
 
-from bot.devnet.anvil import AnvilError, AnvilNode, find_anvil
-from bot.devnet.deploy import Deployment, Dialect, MarketConfig, deploy, fund_tokens
-from bot.devnet.postgres import PostgresCluster, PostgresUnavailable
 from bot.store.db import make_engine
+from devkit.devnet.anvil import AnvilError, AnvilNode, find_anvil
+from devkit.devnet.deploy import Deployment, Dialect, MarketConfig, deploy, fund_tokens
+from devkit.devnet.postgres import PostgresCluster, PostgresUnavailable
 
 DEV_ACCOUNTS = 20
 TOKEN_FUNDING = 1_000_000 * 10**18

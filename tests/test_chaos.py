@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.chaos import run_chaos
+from devkit.chaos import run_chaos
 
 pytestmark = [pytest.mark.anvil, pytest.mark.slow]
 

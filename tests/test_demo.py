@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from devkit.cli import main
 
 pytestmark = [pytest.mark.anvil, pytest.mark.slow]
 
@@ -27,8 +27,8 @@ def test_demo_end_to_end_and_no_secret_leaks(tmp_path, capsys, caplog):
         assert report["settled"]["claimed"] >= 1 and report["settled"]["claim_txs"] >= 1
     assert report["truth_service"]["loss_service"]["status"] == 200
 
-    from bot.demo.world import BOT_ACCOUNT_INDEX
-    from bot.devnet.anvil import dev_private_keys
+    from devkit.demo.world import BOT_ACCOUNT_INDEX
+    from devkit.devnet.anvil import dev_private_keys
 
     key = dev_private_keys(BOT_ACCOUNT_INDEX + 1)[BOT_ACCOUNT_INDEX].removeprefix("0x").lower()
     logs = "\n".join(r.getMessage() for r in caplog.records)

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.devnet.faultproxy import FaultPlan, FaultProxy
-from bot.devnet.keeper import Keeper
+from devkit.devnet.faultproxy import FaultPlan, FaultProxy
+from devkit.devnet.keeper import Keeper
 
 ROOT = Path(__file__).resolve().parents[1]
 P = 600 * 10**8
@@ -144,7 +144,7 @@ def test_the_truth_service_survives_deep_and_huge_request_bodies(tmp_path):
 @pytest.fixture
 def bsc_testnet_node():
     """A second anvil answering chain id 97 (BSC testnet), as a fallback endpoint misconfigured onto another chain."""
-    from bot.devnet.anvil import AnvilNode
+    from devkit.devnet.anvil import AnvilNode
 
     with AnvilNode(chain_id=97, accounts=2) as node:
         yield node
@@ -185,7 +185,7 @@ def test_a_wrong_chain_fallback_is_dropped_never_read(chain, v2, tmp_path, bsc_t
 @pytest.fixture
 def lying_node():
     """Another anvil on the same chain id with none of our contracts: it answers every read, differently."""
-    from bot.devnet.anvil import AnvilNode
+    from devkit.devnet.anvil import AnvilNode
 
     with AnvilNode(chain_id=31337, accounts=2) as node:
         yield node

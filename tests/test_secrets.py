@@ -11,7 +11,7 @@ from eth_account import Account
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.cli import main
+from devkit.cli import main  # the CLI main.py runs: the product commands and the devkit's
 
 KEY = "0x" + "5e" * 31 + "c7"
 PASSWORD = "correct-horse-battery-staple-42"
@@ -131,8 +131,8 @@ def _scan_rpc(tmp_path: Path, texts: list[str]) -> None:
 
 def test_rpc_keys_never_shown(tmp_path, capsys, caplog, monkeypatch, anvil, deployments):
     """Keys in RPC URLs (path, query, user:password) stay out of config show, errors, DEBUG logs and files."""
-    from bot.devnet.anvil import free_port
-    from bot.devnet.faultproxy import FaultPlan, FaultProxy
+    from devkit.devnet.anvil import free_port
+    from devkit.devnet.faultproxy import FaultPlan, FaultProxy
 
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("ALLORA_BOT_PRIVATE_KEY", KEY)
@@ -178,8 +178,8 @@ def test_live_daemon_is_hardened(tmp_path, chain, v2):
     import sys
     import time
 
-    from bot.devnet.anvil import free_port
-    from bot.devnet.keeper import Keeper
+    from devkit.devnet.anvil import free_port
+    from devkit.devnet.keeper import Keeper
 
     keeper = Keeper(chain.w3, v2)
     keeper.genesis_start(price=600 * 10**8)

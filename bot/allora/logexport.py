@@ -78,13 +78,19 @@ def is_loopback_url(url: str | None) -> bool:
         return False
 
 
+# The local Allora emulator (devkit.alloraservice) signs with keys derived from these public seeds (keccak of the
+# text): whatever they sign is emulated, never real network data. The seeds live here so the product needs no devkit.
+EMULATOR_SIGNER_SEED = "allora-prediction-bot local allora service signer"
+EMULATOR_OTHER_SIGNER_SEED = "allora-prediction-bot someone else"
+
+
 def emulator_signers() -> frozenset[str]:
     """Addresses the local Allora emulator signs with (lower case)."""
     from eth_account import Account
+    from eth_utils import keccak
 
-    from bot.allora.localservice.service import DEV_SIGNER_KEY, OTHER_SIGNER_KEY
-
-    return frozenset(str(Account.from_key(k).address).lower() for k in (DEV_SIGNER_KEY, OTHER_SIGNER_KEY))
+    seeds = (EMULATOR_SIGNER_SEED, EMULATOR_OTHER_SIGNER_SEED)
+    return frozenset(str(Account.from_key(keccak(text=s)).address).lower() for s in seeds)
 
 
 def provenance_of(source_url: str | None, signer: str | None, emulators: frozenset[str]) -> str:

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.allora.localservice import (
+from bot.config import AlloraConfig, SignatureConfig, TopicConfig
+from bot.store.db import make_engine, session_factory
+from devkit.alloraservice import (
     DEFAULT_PRICES,
     AlloraService,
     EnsembleGenerator,
@@ -18,8 +20,6 @@ from bot.allora.localservice import (
     default_topics,
     serve_in_thread,
 )
-from bot.config import AlloraConfig, SignatureConfig, TopicConfig
-from bot.store.db import make_engine, session_factory
 
 API_KEY = "UP-local-test-key"
 

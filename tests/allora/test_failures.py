@@ -10,13 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.allora.journal import InferenceJournal
-from bot.allora.localservice import FaultKind
 from bot.allora.poller import Poller
 from bot.allora.reasons import RejectReason
 from bot.allora.sources import ApiSource, ChainSource
 from bot.allora.sources.base import AsyncSource
 from bot.config import TopicConfig
 from bot.store.inferences import InferenceRecord
+from devkit.alloraservice import FaultKind
 from tests.allora.conftest import LOG_RETURN, PRICE, Env
 
 API_CASES = [

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from bot.allora.localservice import EnsembleGenerator, NoInference, PriceSeries, ServiceTopic, offset_time_map
-from bot.allora.localservice.__main__ import build_parser, parse_topic
-from bot.allora.localservice.generator import PERCENTILES
 from bot.allora.reasons import RejectReason
 from bot.allora.sources import ApiSource
+from devkit.alloraservice import EnsembleGenerator, NoInference, PriceSeries, ServiceTopic, offset_time_map
+from devkit.alloraservice.__main__ import build_parser, parse_topic
+from devkit.alloraservice.generator import PERCENTILES
 from tests.allora.conftest import LOG_RETURN, Env
 
 LR = ServiceTopic(1, "lr", "log-return", horizon_seconds=900)

@@ -7,12 +7,12 @@ from decimal import Decimal
 
 import pytest
 
-from bot.allora.localservice import ServiceTopic
 from bot.allora.model import FetchResult, Inference
 from bot.allora.normalise import to_signal
 from bot.allora.reasons import RejectReason, SourceError
 from bot.allora.sources import ApiSource, ChainSource
 from bot.allora.verify import verify
+from devkit.alloraservice import ServiceTopic
 from tests.allora.conftest import LOG_RETURN, PRICE, TOPICS, UPDOWN, Env
 
 

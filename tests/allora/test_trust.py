@@ -17,12 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.allora.journal import InferenceJournal
-from bot.allora.localservice import FaultKind
 from bot.allora.poller import Poller, PollOutcome
 from bot.allora.reasons import RejectReason
 from bot.allora.sources import ApiSource, ChainSource
 from bot.config import AlloraConfig, SignatureConfig
 from bot.store.inferences import InferenceRecord
+from devkit.alloraservice import FaultKind
 from tests.allora.conftest import LOG_RETURN, Env
 
 TIMEOUT = 2.0

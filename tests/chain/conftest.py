@@ -17,8 +17,8 @@ from web3 import Web3
 from bot.chain.connection import connect, provider_of
 from bot.chain.rpc import FailoverPolicy, FailoverProvider
 from bot.config import ChainConfig
-from bot.devnet.anvil import AnvilNode
-from bot.devnet.faultproxy import FaultProxy
+from devkit.devnet.anvil import AnvilNode
+from devkit.devnet.faultproxy import FaultProxy
 
 CHAIN_ID = 31337
 # Short timeouts keep black-holed endpoints cheap; cooldown 0 puts the primary first on every call.

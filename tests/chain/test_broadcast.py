@@ -17,10 +17,10 @@ from bot.chain.gas import GasPolicy
 from bot.chain.policy import SigningPolicy
 from bot.chain.sender import ALREADY_KNOWN, NONCE_TOO_LOW, UNDERPRICED, TxSender
 from bot.config import GasConfig
-from bot.devnet.anvil import AnvilNode
-from bot.devnet.faultproxy import FaultPlan, FaultProxy
 from bot.errors import TemporaryError
 from bot.store.db import make_engine, session_factory
+from devkit.devnet.anvil import AnvilNode
+from devkit.devnet.faultproxy import FaultPlan, FaultProxy
 from tests.chain.conftest import make_w3, provider, signed_transfer
 
 pytestmark = [pytest.mark.anvil, pytest.mark.timeout(30)]

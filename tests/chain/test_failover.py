@@ -13,9 +13,9 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError, Web3RPCError
 
 from bot.chain.rpc import HealthReport
-from bot.devnet.anvil import AnvilNode
-from bot.devnet.faultproxy import FAULT_KINDS, MALFORMED_BODIES, FaultPlan, FaultProxy
 from bot.errors import TemporaryError
+from devkit.devnet.anvil import AnvilNode
+from devkit.devnet.faultproxy import FAULT_KINDS, MALFORMED_BODIES, FaultPlan, FaultProxy
 from tests.chain.conftest import REVERTING_INITCODE, make_w3, provider, signed_transfer
 
 pytestmark = [pytest.mark.anvil, pytest.mark.timeout(30)]

@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from web3 import Web3
 
-from bot.devnet.anvil import AnvilNode
-from bot.devnet.faultproxy import FaultPlan, FaultProxy
 from bot.errors import TemporaryError
+from devkit.devnet.anvil import AnvilNode
+from devkit.devnet.faultproxy import FaultPlan, FaultProxy
 from tests.chain.conftest import make_w3
 
 pytestmark = [pytest.mark.anvil, pytest.mark.timeout(60)]

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import requests
 
-from bot.devnet.anvil import AnvilNode
-from bot.devnet.faultproxy import FAULT_KINDS, MALFORMED_BODIES, FaultInjector, FaultPlan, FaultProxy
+from devkit.devnet.anvil import AnvilNode
+from devkit.devnet.faultproxy import FAULT_KINDS, MALFORMED_BODIES, FaultInjector, FaultPlan, FaultProxy
 
 pytestmark = [pytest.mark.anvil, pytest.mark.timeout(30)]
 

@@ -34,12 +34,12 @@ from bot.app import App, build_app
 from bot.chain.gasbudget import GasCapReached
 from bot.chain.policy import PolicyRefusal
 from bot.config import Settings, parse_settings
-from bot.devnet.keeper import Keeper
 from bot.domain import Position
 from bot.errors import OperationalError
 from bot.markets.base import TxRequest
 from bot.store.db import session_scope
 from bot.store.journal import TxAttempt
+from devkit.devnet.keeper import Keeper
 
 pytestmark = [pytest.mark.anvil, pytest.mark.timeout(300)]
 

@@ -10,9 +10,9 @@ import pytest
 import yaml
 from sqlalchemy import create_engine, select
 
-from bot.cli import main
-from bot.devnet.keeper import Keeper
 from bot.store.journal import Intent
+from devkit.cli import main  # the CLI main.py runs: the product commands and the devkit's
+from devkit.devnet.keeper import Keeper
 
 P = 600 * 10**8
 

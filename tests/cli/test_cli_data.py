@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import requests
 
-from bot.cli import main
+from devkit.cli import main  # the CLI main.py runs: the product commands and the devkit's
 from tests.backtest.fake_binance import FakeBinance
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,7 +110,7 @@ def test_sweep_grid_with_train_test_split(capsys):
 
 @pytest.mark.anvil
 def test_rounds_export_command(capsys, chain, v2, tmp_path):
-    from bot.devnet.keeper import Keeper
+    from devkit.devnet.keeper import Keeper
 
     Keeper(chain.w3, v2).run([600 * 10**8 + i for i in range(8)])
     cfg = tmp_path / "c.yaml"

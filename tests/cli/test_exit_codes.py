@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.devnet.keeper import Keeper
+from devkit.devnet.keeper import Keeper
 from tests.cli.test_cli import write_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -189,8 +189,8 @@ def test_demo_exits_non_zero_when_reconciled_pnl_differs_from_the_balance_change
     reconciled PnL differs from the balance change by exactly 1 wei: the report says so and the process exits 1."""
     from web3 import Web3
 
-    from bot.demo.world import BOT_ACCOUNT_INDEX
-    from bot.devnet.anvil import dev_private_keys
+    from devkit.demo.world import BOT_ACCOUNT_INDEX
+    from devkit.devnet.anvil import dev_private_keys
 
     bot_key = dev_private_keys(BOT_ACCOUNT_INDEX + 1)[BOT_ACCOUNT_INDEX]
     bot_account = Web3().eth.account.from_key(bot_key).address

@@ -8,10 +8,10 @@ import json
 import pytest
 import yaml
 
-from bot.cli import main
 from bot.domain import Position
 from bot.engine.executor import BetRequest
 from bot.store.journal import IntentState
+from devkit.cli import main  # the CLI main.py runs: the product commands and the devkit's
 from tests.reconcile.helpers import Scenario, make_sessions
 
 pytestmark = pytest.mark.anvil

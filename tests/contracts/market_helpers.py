@@ -14,9 +14,9 @@ from web3.contract import Contract
 from web3.logs import DISCARD
 from web3.types import TxParams, TxReceipt
 
-from bot.devnet.deploy import Deployment
-from bot.devnet.tx import transact
 from bot.domain import LedgerEntry, Position, Round
+from devkit.devnet.deploy import Deployment
+from devkit.devnet.tx import transact
 
 BET_GAS = 300_000  # explicit gas: the transaction is mined even if it reverts
 

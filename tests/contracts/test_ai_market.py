@@ -12,10 +12,10 @@ from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.logs import DISCARD
 
 from bot import payout
-from bot.devnet.anvil import AnvilNode
-from bot.devnet.deploy import Deployment, load_abi
-from bot.devnet.keeper import Keeper
 from bot.domain import Position, RoundStatus
+from devkit.devnet.anvil import AnvilNode
+from devkit.devnet.deploy import Deployment, load_abi
+from devkit.devnet.keeper import Keeper
 from tests.contracts.market_helpers import Market
 
 pytestmark = pytest.mark.anvil

@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 from web3.exceptions import ContractLogicError
 
 from bot import payout
-from bot.devnet.anvil import AnvilNode
-from bot.devnet.deploy import Deployment, Dialect, MarketConfig, deploy
-from bot.devnet.keeper import Keeper
 from bot.domain import Position
 from bot.markets import dialect_for
+from devkit.devnet.anvil import AnvilNode
+from devkit.devnet.deploy import Deployment, Dialect, MarketConfig, deploy
+from devkit.devnet.keeper import Keeper
 from tests.contracts.market_helpers import Market
 
 pytestmark = pytest.mark.anvil

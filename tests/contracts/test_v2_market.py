@@ -9,11 +9,11 @@ from web3.exceptions import ContractLogicError
 from web3.logs import DISCARD
 
 from bot import payout
-from bot.devnet.anvil import AnvilNode
-from bot.devnet.deploy import Deployment, MarketConfig, deploy_contract
-from bot.devnet.keeper import Keeper
-from bot.devnet.tx import TxFailed, transact
 from bot.domain import Position, RoundStatus
+from devkit.devnet.anvil import AnvilNode
+from devkit.devnet.deploy import Deployment, MarketConfig, deploy_contract
+from devkit.devnet.keeper import Keeper
+from devkit.devnet.tx import TxFailed, transact
 from tests.contracts.market_helpers import Market
 
 pytestmark = pytest.mark.anvil
@@ -346,6 +346,6 @@ def test_signed_raw_transaction_bet(chain: AnvilNode, m: Market, keeper: Keeper)
 
 
 def _artifact_abi(name: str) -> list[dict[str, object]]:
-    from bot.devnet.deploy import load_artifact
+    from devkit.devnet.deploy import load_artifact
 
     return load_artifact(name).abi

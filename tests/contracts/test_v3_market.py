@@ -7,11 +7,11 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError, Web3ValidationError
 
 from bot import payout
-from bot.devnet.anvil import AnvilNode
-from bot.devnet.deploy import Deployment
-from bot.devnet.keeper import Keeper
-from bot.devnet.tx import transact
 from bot.domain import Position
+from devkit.devnet.anvil import AnvilNode
+from devkit.devnet.deploy import Deployment
+from devkit.devnet.keeper import Keeper
+from devkit.devnet.tx import transact
 from tests.contracts.market_helpers import Market
 
 pytestmark = pytest.mark.anvil

@@ -7,7 +7,7 @@ import time
 import pytest
 from eth_account import Account
 
-from bot.devnet.anvil import AnvilError, AnvilNode, dev_private_keys
+from devkit.devnet.anvil import AnvilError, AnvilNode, dev_private_keys
 
 pytestmark = pytest.mark.anvil
 

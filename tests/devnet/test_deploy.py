@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from web3 import Web3
 
-from bot.devnet.deploy import Deployment, Dialect, MarketConfig
+from devkit.devnet.deploy import Deployment, Dialect, MarketConfig
 
 pytestmark = pytest.mark.anvil
 

@@ -10,10 +10,10 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError
 
 from bot import payout
-from bot.devnet.anvil import AnvilNode
-from bot.devnet.deploy import Deployment, Dialect, MarketConfig
-from bot.devnet.keeper import Keeper, KeeperError, KeeperEvent
 from bot.domain import Position, RoundStatus
+from devkit.devnet.anvil import AnvilNode
+from devkit.devnet.deploy import Deployment, Dialect, MarketConfig
+from devkit.devnet.keeper import Keeper, KeeperError, KeeperEvent
 from tests.contracts.market_helpers import Market
 
 pytestmark = pytest.mark.anvil

@@ -12,9 +12,6 @@ from sqlalchemy import select
 from web3 import Web3
 
 from bot.config import Settings, TopicConfig
-from bot.devnet.anvil import AnvilNode
-from bot.devnet.deploy import MarketConfig, deploy_v2
-from bot.devnet.keeper import Keeper
 from bot.domain import Position
 from bot.engine.daemon import Daemon, MarketRuntime
 from bot.engine.executor import BetRequest, PaperExecutor
@@ -22,6 +19,9 @@ from bot.engine.risk import MinBet
 from bot.markets import PredictionMarket, dialect_for
 from bot.store.db import make_engine, session_factory, session_scope
 from bot.store.journal import Intent, IntentState
+from devkit.devnet.anvil import AnvilNode
+from devkit.devnet.deploy import MarketConfig, deploy_v2
+from devkit.devnet.keeper import Keeper
 from strategies.signals import FollowStrategy
 from tests.engine.helpers import build_live
 

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.devnet.keeper import Keeper
 from bot.domain import Position
 from bot.engine.executor import BetRequest, SpendingCaps
 from bot.engine.trace import BetTrace
 from bot.store.db import session_scope
 from bot.store.journal import Intent, IntentState, TxAttempt
+from devkit.devnet.keeper import Keeper
 from tests.engine.helpers import build_live
 
 pytestmark = pytest.mark.anvil

@@ -10,13 +10,13 @@ from sqlalchemy import select
 
 from bot.app import build_app, startup_checks
 from bot.config import parse_settings
-from bot.devnet.keeper import Keeper
 from bot.domain import Position
 from bot.engine.executor import BetRequest
 from bot.errors import OperationalError
 from bot.markets.base import TxRequest
 from bot.store.db import session_scope
 from bot.store.journal import IntentState, TxAttempt
+from devkit.devnet.keeper import Keeper
 from tests.engine.helpers import build_live
 
 pytestmark = pytest.mark.anvil

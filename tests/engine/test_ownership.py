@@ -23,13 +23,13 @@ from eth_account import Account
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.devnet.keeper import Keeper
 from bot.domain import Position
 from bot.engine.account_lock import AccountBusy, AccountLock
 from bot.engine.executor import BetRequest, PaperExecutor, SpendingCaps, hand_over
 from bot.store import hotjournal
 from bot.store.db import make_engine, session_factory
 from bot.store.journal import TRANSITIONS, IllegalTransition, IntentState
+from devkit.devnet.keeper import Keeper
 from tests.engine.helpers import build_live
 
 ROOT = Path(__file__).resolve().parents[2]

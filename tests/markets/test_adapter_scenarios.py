@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from web3 import Web3
 
-from bot.devnet.keeper import Keeper
-from bot.devnet.tx import set_next_timestamp
 from bot.domain import Position, RoundStatus
 from bot.errors import RevertError
 from bot.markets import PredictionMarket, dialect_for
 from bot.markets.base import TxRequest
 from bot.payout import settle
+from devkit.devnet.keeper import Keeper
+from devkit.devnet.tx import set_next_timestamp
 
 pytestmark = pytest.mark.anvil
 DIALECTS = ["v2", "v2.1", "v3", "ai"]

@@ -15,12 +15,12 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.devnet.anvil import AnvilNode
-from bot.devnet.deploy import Deployment
-from bot.devnet.keeper import Keeper
-from bot.devnet.tx import rpc
 from bot.domain import Position, Round
 from bot.markets.proof import MIN_TIMESTAMP, round_problems
+from devkit.devnet.anvil import AnvilNode
+from devkit.devnet.deploy import Deployment
+from devkit.devnet.keeper import Keeper
+from devkit.devnet.tx import rpc
 from tests.contracts.market_helpers import Market
 
 ROOT = Path(__file__).resolve().parents[2]

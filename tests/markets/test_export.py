@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.devnet.keeper import Keeper
 from bot.markets import PredictionMarket, dialect_for
 from bot.markets.export import export_rounds
+from devkit.devnet.keeper import Keeper
 
 pytestmark = pytest.mark.anvil
 P = 600 * 10**8

@@ -17,14 +17,14 @@ from bot.chain.gas import GasPolicy
 from bot.chain.policy import SigningPolicy, rule_for
 from bot.chain.sender import TxSender
 from bot.config import GasConfig
-from bot.devnet.anvil import AnvilNode
-from bot.devnet.deploy import Deployment
-from bot.devnet.keeper import Keeper
 from bot.domain import Position
 from bot.engine.executor import BetRequest, BetResult, LiveExecutor, PaperExecutor
 from bot.markets.base import PredictionMarket
 from bot.markets.dialects import dialect_for
 from bot.store.db import make_engine, session_factory
+from devkit.devnet.anvil import AnvilNode
+from devkit.devnet.deploy import Deployment
+from devkit.devnet.keeper import Keeper
 
 HAND_GAS = 300_000  # explicit gas: a hand-made transaction is mined even when it reverts
 

@@ -10,13 +10,13 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from web3 import Web3
 
-from bot.devnet.faultproxy import FaultPlan, FaultProxy
 from bot.domain import Position
 from bot.errors import TemporaryError
 from bot.reconcile import Reconciler, ReconcileSettings
 from bot.reconcile.claimgas import fit, measured_claims
 from bot.store.db import session_scope
 from bot.store.outcomes import ClaimRecord
+from devkit.devnet.faultproxy import FaultPlan, FaultProxy
 from tests.reconcile.helpers import Scenario, make_sessions, open_market
 
 MILLI = 10**15

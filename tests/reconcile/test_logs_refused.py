@@ -9,8 +9,8 @@ import json
 import pytest
 from web3 import Web3
 
-from bot.devnet.faultproxy import GARBAGE, FaultPlan, FaultProxy
 from bot.reconcile.scanner import LogScanner, LogsRefused, is_refusal
+from devkit.devnet.faultproxy import GARBAGE, FaultPlan, FaultProxy
 from tests.reconcile.helpers import make_sessions, open_market
 
 pytestmark = pytest.mark.anvil

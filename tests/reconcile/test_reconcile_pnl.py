@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import select
 from web3 import Web3
 
-from bot.devnet.faultproxy import FaultPlan, FaultProxy
 from bot.domain import Position
 from bot.reconcile import Reconciler, ReconcileSettings
 from bot.store.db import make_engine, session_factory, session_scope
 from bot.store.journal import Intent, TxAttempt
 from bot.store.outcomes import AccountTx, ClaimRecord, RoundOutcome, Settlement
+from devkit.devnet.faultproxy import FaultPlan, FaultProxy
 from tests.reconcile.helpers import Scenario, make_sessions, open_market
 
 pytestmark = pytest.mark.anvil

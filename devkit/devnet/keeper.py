@@ -32,8 +32,8 @@ from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError
 from web3.types import TxReceipt
 
-from bot.devnet.deploy import Deployment
-from bot.devnet.tx import block_timestamp, chain_time, mine_at, transact
+from devkit.devnet.deploy import Deployment
+from devkit.devnet.tx import block_timestamp, chain_time, mine_at, transact
 
 Action = Literal["genesis_start", "genesis_lock", "execute", "miss", "pause", "unpause", "price"]
 AiPriceFor = Callable[[int, int], int]  # (epoch being started, current price) -> AI price

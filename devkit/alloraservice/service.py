@@ -22,8 +22,9 @@ from aiohttp import web
 from eth_account import Account
 from eth_utils import keccak
 
-from bot.allora.localservice.control import Control, Fault, FaultKind
-from bot.allora.localservice.generator import Generated, InferenceGenerator, ServiceTopic
+from bot.allora.logexport import EMULATOR_OTHER_SIGNER_SEED, EMULATOR_SIGNER_SEED
+from devkit.alloraservice.control import Control, Fault, FaultKind
+from devkit.alloraservice.generator import Generated, InferenceGenerator, ServiceTopic
 
 log = logging.getLogger(__name__)
 CONSUMERS = {
@@ -31,8 +32,8 @@ CONSUMERS = {
     42161: "0xd75A47C0e5Eb0CeDF57072268F48ba971d2cD7F3",  # Arbitrum AlloraConsumer
 }
 # A well-known development key (like anvil's): the local service signs with it unless given another one.
-DEV_SIGNER_KEY = keccak(text="allora-prediction-bot local allora service signer")
-OTHER_SIGNER_KEY = keccak(text="allora-prediction-bot someone else")
+DEV_SIGNER_KEY = keccak(text=EMULATOR_SIGNER_SEED)
+OTHER_SIGNER_KEY = keccak(text=EMULATOR_OTHER_SIGNER_SEED)
 
 
 @dataclass
@@ -124,7 +125,7 @@ def serve_in_thread(service: AlloraService, *, host: str = "127.0.0.1", port: in
     box: dict[str, Any] = {}
 
     async def start() -> None:
-        from bot.allora.localservice.app import make_app
+        from devkit.alloraservice.app import make_app
 
         runner = web.AppRunner(make_app(service), shutdown_timeout=1.0)
         await runner.setup()

@@ -8,10 +8,10 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.allora.localservice import payloads
-from bot.allora.localservice.control import TRANSPORT_FAULTS, Fault, FaultKind, Route
-from bot.allora.localservice.generator import NoInference, ServiceTopic
-from bot.allora.localservice.service import OTHER_SIGNER_KEY, AlloraService
+from devkit.alloraservice import payloads
+from devkit.alloraservice.control import TRANSPORT_FAULTS, Fault, FaultKind, Route
+from devkit.alloraservice.generator import NoInference, ServiceTopic
+from devkit.alloraservice.service import OTHER_SIGNER_KEY, AlloraService
 
 _STATUS = {FaultKind.HTTP_401: 401, FaultKind.HTTP_404: 404, FaultKind.HTTP_429: 429, FaultKind.HTTP_500: 500}
 

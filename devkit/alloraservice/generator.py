@@ -19,7 +19,7 @@ from typing import Literal, Protocol
 from cosmpy.crypto.address import Address
 from eth_utils import keccak
 
-from bot.allora.localservice.prices import PriceSeries, TimeMap, identity_time
+from devkit.alloraservice.prices import PriceSeries, TimeMap, identity_time
 
 Kind = Literal["price", "log-return", "classification"]
 LabelValues = tuple[tuple[str, float], ...]

@@ -6,9 +6,9 @@
 - tx.py: send-and-wait helpers and revert reasons.
 """
 
-from bot.devnet.anvil import AnvilError, AnvilNode
-from bot.devnet.deploy import Deployment, MarketConfig, Roles, deploy, deploy_ai, deploy_v2, deploy_v3, fund_tokens
-from bot.devnet.keeper import Keeper, KeeperError, KeeperEvent
+from devkit.devnet.anvil import AnvilError, AnvilNode
+from devkit.devnet.deploy import Deployment, MarketConfig, Roles, deploy, deploy_ai, deploy_v2, deploy_v3, fund_tokens
+from devkit.devnet.keeper import Keeper, KeeperError, KeeperEvent
 
 __all__ = [
     "AnvilError",

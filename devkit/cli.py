@@ -1,4 +1,6 @@
-"""``demo``: everything on a local devnet (what ``make run`` runs)."""
+"""The devkit's commands (``demo``: everything on a local devnet, what ``make run`` runs), added to the product's CLI by
+the repository's entry point (``main.py``); :func:`main` is that CLI with them.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ def register(cli: click.Group) -> None:
     def demo(rounds: int, interval: int, workdir: str, plain: bool, dialect: str, as_json: bool) -> None:
         """Local anvil devnet + our V2 market + keeper on real BTC prices + local Allora service + the daemon
         betting live, claiming and reconciling + the ground-truth service. Ctrl-C stops cleanly."""
-        from bot.demo.run import print_report, run_demo
+        from devkit.demo.run import print_report, run_demo
 
         report = run_demo(rounds=rounds, interval=interval, workdir=Path(workdir),
                           live_view=False if (plain or as_json) else None,
@@ -30,3 +32,13 @@ def register(cli: click.Group) -> None:
         emit(report, as_json, lambda: print_report(report))
         if not report["pnl"]["equal"]:
             raise click.exceptions.Exit(EXIT["error"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The product's CLI with the devkit's commands added (what ``main.py`` runs)."""
+    from bot.cli import cli
+    from bot.cli import main as product_main
+
+    if "demo" not in cli.commands:
+        register(cli)
+    return product_main(argv)

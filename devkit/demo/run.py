@@ -1,4 +1,4 @@
-"""``python main.py demo``: the whole bot on a local devnet — see ``bot.demo.world`` for the scenery.
+"""``python main.py demo``: the whole bot on a local devnet — see ``devkit.demo.world`` for the scenery.
 
 The bot daemon bets live (a funded dev account) on our V2 market from the local Allora service's signed inferences,
 reconciles and claims; the ground-truth service serves the outcomes. A live view shows rounds, signal, decision,
@@ -22,13 +22,13 @@ from sqlalchemy import select
 
 from bot.app import build_app
 from bot.config import Settings, parse_settings
-from bot.demo.world import TOPIC_ID, World, build_world, start, summary
-from bot.devnet.deploy import Dialect
 from bot.domain import Position
 from bot.engine.runner import build_runtime
 from bot.store.db import session_scope
 from bot.store.journal import Intent
 from bot.store.outcomes import RoundOutcome, Settlement
+from devkit.demo.world import TOPIC_ID, World, build_world, start, summary
+from devkit.devnet.deploy import Dialect
 
 log = logging.getLogger(__name__)
 MARKET = "btc-demo"

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_PRICES = Path(__file__).resolve().parents[2] / "data" / "BTCUSDT_5m_2025-05_06.csv.gz"
+DEFAULT_PRICES = Path(__file__).resolve().parents[2] / "bot" / "data" / "BTCUSDT_5m_2025-05_06.csv.gz"
 TimeMap = Callable[[float], float]
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from eth_account import Account
 from web3 import Web3
 
-from bot.allora.localservice import (
+from devkit.alloraservice import (
     DEFAULT_PRICES,
     DEV_SIGNER_KEY,
     AlloraService,
@@ -31,9 +31,9 @@ from bot.allora.localservice import (
     ServiceTopic,
     serve_in_thread,
 )
-from bot.devnet.anvil import AnvilNode
-from bot.devnet.deploy import Deployment, Dialect, MarketConfig, deploy_v2
-from bot.devnet.keeper import Keeper, KeeperEvent
+from devkit.devnet.anvil import AnvilNode
+from devkit.devnet.deploy import Deployment, Dialect, MarketConfig, deploy_v2
+from devkit.devnet.keeper import Keeper, KeeperEvent
 
 log = logging.getLogger(__name__)
 

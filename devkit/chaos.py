@@ -29,11 +29,11 @@ from typing import Any
 import yaml
 from sqlalchemy import select
 
-from bot.demo.run import MARKET, demo_settings
-from bot.demo.world import build_world, start
 from bot.store.db import session_scope
 from bot.store.inferences import InferenceRecord
 from bot.store.journal import Intent
+from devkit.demo.run import MARKET, demo_settings
+from devkit.demo.world import build_world, start
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +58,7 @@ def run_chaos(
 ) -> dict[str, Any]:
     import shutil
 
-    from bot.devnet.faultproxy import FaultPlan, FaultProxy
+    from devkit.devnet.faultproxy import FaultPlan, FaultProxy
 
     rng = random.Random(seed)
     if workdir.exists():

@@ -1,4 +1,4 @@
-"""``python -m bot.allora.localservice --port N --prices FILE [--topic ID:KIND:HORIZON[:EPOCH[:NAME]]] ...``"""
+"""``python -m devkit.alloraservice --port N --prices FILE [--topic ID:KIND:HORIZON[:EPOCH[:NAME]]] ...``"""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from datetime import datetime
 
 from aiohttp import web
 
-from bot.allora.localservice import (
+from devkit.alloraservice import (
     DEFAULT_PRICES,
     AlloraService,
     EnsembleGenerator,
@@ -22,7 +22,7 @@ from bot.allora.localservice import (
     make_app,
     offset_time_map,
 )
-from bot.allora.localservice.service import DEV_SIGNER_KEY
+from devkit.alloraservice.service import DEV_SIGNER_KEY
 
 
 def parse_topic(text: str) -> ServiceTopic:
@@ -45,7 +45,7 @@ def parse_time(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bot.allora.localservice", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devkit.alloraservice", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8090)
     parser.add_argument("--prices", default=str(DEFAULT_PRICES), help="CSV(.gz) with open_time_ms and close columns")

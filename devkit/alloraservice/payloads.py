@@ -13,9 +13,9 @@ from decimal import Decimal, localcontext
 from typing import Any
 
 from bot.allora.digest import inference_digest, sign_digest
-from bot.allora.localservice.control import Fault, FaultKind
-from bot.allora.localservice.generator import Generated, LabelValues, ServiceTopic
 from bot.allora.model import ConsumerData
+from devkit.alloraservice.control import Fault, FaultKind
+from devkit.alloraservice.generator import Generated, LabelValues, ServiceTopic
 
 JSON = dict[str, Any]
 BAD_SIGNATURE = b"\x00" * 64 + b"\x1b"  # r = s = 0: nothing recovers from it

@@ -10,20 +10,20 @@ In-process::
         running.rest_url          # allora.rpc_url ("rest+http://...")
         running.control.inject("http_429", times=2)
 
-Standalone: ``python -m bot.allora.localservice --port 8090 --prices bot/data/BTCUSDT_5m_2025-05_06.csv.gz``.
+Standalone: ``python -m devkit.alloraservice --port 8090 --prices bot/data/BTCUSDT_5m_2025-05_06.csv.gz``.
 """
 
-from bot.allora.localservice.app import make_app
-from bot.allora.localservice.control import Control, Fault, FaultKind
-from bot.allora.localservice.generator import (
+from devkit.alloraservice.app import make_app
+from devkit.alloraservice.control import Control, Fault, FaultKind
+from devkit.alloraservice.generator import (
     EnsembleGenerator,
     Generated,
     InferenceGenerator,
     NoInference,
     ServiceTopic,
 )
-from bot.allora.localservice.prices import DEFAULT_PRICES, PriceSeries, identity_time, offset_time_map
-from bot.allora.localservice.service import (
+from devkit.alloraservice.prices import DEFAULT_PRICES, PriceSeries, identity_time, offset_time_map
+from devkit.alloraservice.service import (
     DEV_SIGNER_KEY,
     AlloraService,
     RunningService,
