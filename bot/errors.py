@@ -1,7 +1,8 @@
 """Error taxonomy that drives behaviour (translate web3/ccxt/allora-sdk errors into these at the adapter edge).
 
 - TemporaryError: retry later (timeouts, 5xx, 429, dropped connections).
-- OperationalError: needs a human — stop and say so (wrong chain, wrong contract, missing key, bad config).
+- OperationalError: needs a human — stop and say so (wrong chain, wrong contract, missing key, bad config);
+  NeedsHuman is the mid-run kind: the daemon pauses betting on it.
 - RevertError: an expected contract outcome to record (e.g. "Round not bettable"), never retried blindly.
 - InputError: the user gave us something unusable (a file that is missing or malformed, a bad parameter): say what
   and where in one line; the CLI exits 2.
@@ -25,6 +26,12 @@ class TemporaryError(BotError):
 
 class OperationalError(BotError):
     """Needs a human: stop acting and explain."""
+
+
+class NeedsHuman(OperationalError):
+    """Raised on the bet path when continuing would need a human's decision (the signer refused by policy, the daily
+    gas cap reached, a key or contract mismatch found mid-run). The daemon catches it, pauses betting (state
+    ``paused``, with this message as the reason) and notifies; it never counts it and goes on."""
 
 
 class WrongChainError(OperationalError):
