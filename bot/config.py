@@ -85,6 +85,9 @@ class MarketConfig(Model):
     enabled: bool = True
     # ERC-20 (v3) markets: the stake token, pinned. Live trading needs it and the chain's token() must agree at start.
     token: str | None = None
+    # how the stake token's amounts are shown (ERC-20 markets; the native coin is the chain's native_symbol, 18 decimals)
+    token_symbol: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.$_-]{1,16}$")
+    token_decimals: int | None = Field(default=None, ge=0, le=36)
 
     _addr = field_validator("address", "token")(_check_address)
 
