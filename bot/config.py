@@ -235,6 +235,56 @@ class TruthConfig(Model):
     timeframe: str = "1m"
 
 
+class NotifyEvents(Model):
+    """Per-event switches of ``notify``: which events are sent (to every enabled channel)."""
+
+    start_stop: bool = True
+    state_change: bool = True  # pause / resume / stop-entry
+    needs_human: bool = True
+    risk_halt: bool = True
+    bet_placed: bool = True
+    bet_landed: bool = False
+    bet_failed: bool = True
+    round_settled: bool = True
+    claim: bool = True
+    daily_summary: bool = True
+
+
+class TelegramConfig(Model):
+    enabled: bool = False
+    token_env: str = "ALLORA_BOT_TELEGRAM_TOKEN"  # noqa: S105 — the variable's name; the token lives in the environment
+    chat_id: int | None = None  # the one chat we send to and take commands from
+    api_base: str = "https://api.telegram.org"
+    commands: bool = True  # answer /status /pnl /pause /resume /stopentry /claim from chat_id
+    poll_timeout_seconds: float = Field(default=20.0, ge=0, le=50)
+
+    _env = field_validator("token_env")(_check_env_name)
+
+    @model_validator(mode="after")
+    def _chat(self) -> TelegramConfig:
+        if self.enabled and self.chat_id is None:
+            raise ValueError("notify.telegram.chat_id is required when telegram is enabled")
+        return self
+
+
+class WebhookConfig(Model):
+    enabled: bool = False
+    url_env: str = "ALLORA_BOT_WEBHOOK_URL"  # Discord/Slack webhook URLs carry a secret: read from the environment
+
+    _env = field_validator("url_env")(_check_env_name)
+
+
+class NotifyConfig(Model):
+    telegram: TelegramConfig = Field(default_factory=TelegramConfig)
+    webhook: WebhookConfig = Field(default_factory=WebhookConfig)
+    events: NotifyEvents = Field(default_factory=NotifyEvents)
+    max_per_minute: float = Field(default=20.0, gt=0)  # per channel; more is dropped (counted, one warning)
+    burst: int = Field(default=5, ge=1)  # messages sent back to back before the rate applies
+    queue_size: int = Field(default=200, ge=1)  # waiting messages per channel; a full queue drops (counted)
+    timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    daily_summary_hour_utc: int = Field(default=0, ge=0, le=23)
+
+
 class Settings(Model):
     mode: Literal["paper", "live"] = "paper"
     database_url: str = "sqlite:///data/bot.db"
@@ -247,6 +297,7 @@ class Settings(Model):
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     wallet: WalletConfig = Field(default_factory=WalletConfig)
     truth: TruthConfig = Field(default_factory=TruthConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
 
     @model_validator(mode="after")
     def _cross_refs(self) -> Settings:
