@@ -362,6 +362,41 @@ def parse_block_time(raw: bytes) -> int | Rejection:
     return result
 
 
+def parse_block_height(raw: bytes) -> int | Rejection:
+    """Block height from a tendermint GetLatestBlock/GetBlockByHeight response (``sdk_block`` or ``block``)."""
+
+    def run() -> int:
+        doc = _dict(_load(raw), "response")
+        for key in ("sdk_block", "block"):
+            height = _field(_field(_field(doc, key), "header"), "height")
+            if height is not None:
+                return _as_int(height, "header.height")
+        raise _bad("block has no header.height")
+
+    result: int | Rejection = _run(run)
+    return result
+
+
+def parse_next_topic_id(raw: bytes) -> int | Rejection:
+    """``next_topic_id`` of an emissions ``next_topic_id`` response (topic ids run 1 .. next_topic_id - 1)."""
+    result: int | Rejection = _run(lambda: _as_int(_field(_dict(_load(raw), "response"), "next_topic_id"),
+                                                   "next_topic_id"))
+    return result
+
+
+def parse_is_active(raw: bytes) -> bool | Rejection:
+    """``is_active`` of an emissions ``is_topic_active`` response (proto3 JSON omits false)."""
+
+    def run() -> bool:
+        value = _field(_dict(_load(raw), "response"), "is_active")
+        if value is None or isinstance(value, bool):
+            return bool(value)
+        raise _bad(f"is_active: expected a boolean, got {type(value).__name__}")
+
+    result: bool | Rejection = _run(run)
+    return result
+
+
 _TOPIC_TYPES = {0: "unspecified", 1: "regression", 2: "classification"}
 _ARITIES = {0: "unspecified", 1: "single", 2: "multi"}
 

@@ -165,6 +165,22 @@ class Handlers:
         last = self.s.inference_height(topic, self.s.height_at(self.s.now()))
         return _json(payloads.chain_topic(version, topic, self.s.epoch_blocks(topic), last))
 
+    async def next_topic_id(self, request: web.Request) -> web.Response:
+        if self._version(request) is None:
+            return _json(payloads.grpc_gateway_error(5, "Not Found"), 404)
+        fault = self.s.control.take("chain", None)
+        early = await _apply_transport(fault, "chain", None)
+        if early is not None:
+            return early
+        return _json({"next_topic_id": str(max(self.s.topics, default=0) + 1)})
+
+    async def topic_active(self, request: web.Request) -> web.Response:
+        prelude = await self._chain_prelude(request)
+        if isinstance(prelude, web.Response):
+            return prelude
+        _, topic, _ = prelude
+        return _json({"is_active": topic.active})
+
     async def block(self, request: web.Request) -> web.Response:
         fault = self.s.control.take("chain", None)
         early = await _apply_transport(fault, "chain", None)
@@ -211,6 +227,8 @@ def make_app(service: AlloraService) -> web.Application:
     at_block = "/emissions/{version}/network_inferences/{topic_id}/last_inference/{block}"
     app.router.add_get(at_block, h.inferences_at_block)
     app.router.add_get("/emissions/{version}/topics/{topic_id}", h.topic)
+    app.router.add_get("/emissions/{version}/next_topic_id", h.next_topic_id)
+    app.router.add_get("/emissions/{version}/is_topic_active/{topic_id}", h.topic_active)
     app.router.add_get("/cosmos/base/tendermint/v1beta1/blocks/latest", h.block)
     app.router.add_get("/cosmos/base/tendermint/v1beta1/blocks/{height}", h.block)
     app.router.add_get("/cosmos/base/tendermint/v1beta1/node_info", h.node_info)

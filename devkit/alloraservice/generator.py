@@ -41,6 +41,7 @@ class ServiceTopic:
     labels: tuple[str, ...] = ("up", "down")
     loss_method: str = "mse"
     asset: str = "BTC"
+    active: bool = True  # what emissions is_topic_active answers (an inactive topic still serves its metadata)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,18 +19,26 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from allora_sdk import AlloraNetworkConfig, AlloraRPCClient
-from allora_sdk.rpc_client.protos.cosmos.base.tendermint.v1beta1 import GetBlockByHeightRequest
+from allora_sdk.rpc_client.protos.cosmos.base.tendermint.v1beta1 import GetBlockByHeightRequest, GetLatestBlockRequest
 from allora_sdk.rpc_client.protos.emissions import v9 as emissions_v9
 from allora_sdk.rpc_client.protos.emissions import v10 as emissions_v10
 from allora_sdk.rpc_client.rest import EmissionsV9RestQueryServiceClient
 from cosmpy.aerial.urls import Protocol, parse_url
 
 from bot.allora.model import FetchResult, Rejection, TopicInfo
-from bot.allora.parsing import parse_block_time, parse_chain_bundle, parse_inference_height, parse_topic
+from bot.allora.parsing import (
+    parse_block_height,
+    parse_block_time,
+    parse_chain_bundle,
+    parse_inference_height,
+    parse_is_active,
+    parse_next_topic_id,
+    parse_topic,
+)
 from bot.allora.reasons import SourceError, reason_for_status
 from bot.allora.sources.base import AsyncSource, Clock
 from bot.allora.sources.capture import capturing, last_body, open_bounded_session
@@ -39,6 +47,7 @@ from bot.config import AlloraConfig, TopicConfig
 log = logging.getLogger(__name__)
 SDK_PARSE_ERRORS = (KeyError, ValueError, TypeError, AttributeError)
 BLOCK_TIME_CACHE = 512
+_T = TypeVar("_T")
 
 
 class ChainSource(AsyncSource):
@@ -184,3 +193,25 @@ class ChainSource(AsyncSource):
         """Topic metadata from the chain; raises ``SourceError``."""
         return self.run(self.topic_info_async(topic_id))
 
+
+    async def next_topic_id_async(self) -> int:
+        """The id the next created topic will get: existing topics are 1 .. this - 1 (raises ``SourceError``)."""
+        raw = await self._call(self.emissions.get_next_topic_id, self._proto.GetNextTopicIdRequest(), "/next_topic_id")
+        return _checked(parse_next_topic_id(raw), raw)
+
+    async def topic_active_async(self, topic_id: int) -> bool:
+        """Whether the chain counts the topic as active (funded and running epochs)."""
+        request = self._proto.IsTopicActiveRequest(topic_id=topic_id)
+        raw = await self._call(self.emissions.is_topic_active, request, f"/is_topic_active/{topic_id}")
+        return _checked(parse_is_active(raw), raw)
+
+    async def latest_height_async(self) -> int:
+        """Height of the node's latest block."""
+        raw = await self._call(self.tendermint.get_latest_block, GetLatestBlockRequest(), "/blocks/latest")
+        return _checked(parse_block_height(raw), raw)
+
+
+def _checked(parsed: _T | Rejection, raw: bytes) -> _T:
+    if isinstance(parsed, Rejection):
+        raise SourceError(parsed.reason, parsed.detail, raw=raw)
+    return parsed
