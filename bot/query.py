@@ -235,7 +235,7 @@ class QueryService:
             stmt = stmt.order_by(Settlement.epoch.desc(), Settlement.id.desc())
             if limit is not None:
                 stmt = stmt.limit(limit)
-            out += [self._from_settlement(row, intent) for row, intent in s.execute(stmt).tuples()]
+            out += [self._from_settlement(row, intent) for row, intent in s.execute(stmt).all()]
             # journal intents with no settlement row yet: open, or mined-and-reverted (gas paid, settled as "reverted")
             states = PLACED if settled is False else REVERTED if settled else PLACED + REVERTED
             stmt2 = (select(Intent).outerjoin(Settlement, joined)
@@ -279,8 +279,7 @@ class QueryService:
             gas = max(gas, intent.gas_cost_wei)
         return Bet(
             market=row.market, epoch=row.epoch, account=row.account, mode=row.mode, origin=origin,
-            side=Position(row.position).label if row.position else (
-                Position(intent.position).label if intent is not None else "?"),
+            side=Position(row.position).label,
             amount_wei=row.stake_wei or (intent.amount_wei if intent is not None else 0),
             coin=coin.symbol, decimals=coin.decimals, settled=bool(row.final),
             outcome=row.status if row.final else "open", payout_wei=row.payout_wei if row.final else 0,
