@@ -285,6 +285,19 @@ class NotifyConfig(Model):
     daily_summary_hour_utc: int = Field(default=0, ge=0, le=23)
 
 
+class ApiConfig(Model):
+    """The daemon's REST API, dashboard and ``/metrics`` (one HTTP server). Bound to loopback unless told otherwise;
+    every state-changing route needs ``Authorization: Bearer <token>`` with the token read from ``token_env``."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=8787, ge=0, le=65535)  # 0: a free port (the URL is logged and exposed)
+    token_env: str = "ALLORA_BOT_API_TOKEN"  # noqa: S105 — the variable's name; the token lives in the environment
+    log_lines: int = Field(default=500, ge=10, le=100_000)  # recent log lines kept for /api/logs
+
+    _env = field_validator("token_env")(_check_env_name)
+
+
 class Settings(Model):
     mode: Literal["paper", "live"] = "paper"
     database_url: str = "sqlite:///data/bot.db"
@@ -298,6 +311,7 @@ class Settings(Model):
     wallet: WalletConfig = Field(default_factory=WalletConfig)
     truth: TruthConfig = Field(default_factory=TruthConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
 
     @model_validator(mode="after")
     def _cross_refs(self) -> Settings:
