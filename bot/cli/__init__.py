@@ -19,7 +19,7 @@ from bot.config import ConfigError
 from bot.errors import InputError, OperationalError, RevertError, TemporaryError, one_line
 from bot.redact import redact_text
 
-COMMAND_MODULES = ("config_cmd", "wallet", "trade", "data", "truth", "daemon", "topics")
+COMMAND_MODULES = ("config_cmd", "wallet", "trade", "data", "truth", "daemon", "topics", "control")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
