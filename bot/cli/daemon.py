@@ -1,6 +1,13 @@
-"""``run``: the daemon (paper by default; ``--live`` to trade)."""
+"""``run``: the daemon (paper by default; ``--live`` to trade).
+
+Also the service plumbing around it: ``--logfile`` (rotated, redacted like the console), the activity lines (one per
+decision and per settlement, shown at the default level), and systemd's notify protocol when ``$NOTIFY_SOCKET`` is
+set (READY=1 once running, WATCHDOG=1 from the daemon's scheduler, STOPPING=1 on the way out).
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 
@@ -8,21 +15,64 @@ from bot.app import build_app
 from bot.cli.common import Ctx, pass_ctx
 
 
+def _service_hooks(runtime: Any) -> None:
+    """READY=1 after the daemon started; a WATCHDOG=1 ping with every heartbeat and, when systemd set a watchdog,
+    a ping job at half its period on the same scheduler (pings stop when the scheduler stops running jobs);
+    STOPPING=1 when the stop begins."""
+    from bot import sdnotify
+
+    daemon = runtime.daemon
+    start, heartbeat, stop = daemon.start, daemon.heartbeat, runtime.stop
+
+    def beat() -> None:
+        heartbeat()
+        sdnotify.watchdog()
+
+    def started() -> None:
+        start()
+        interval = sdnotify.watchdog_interval()
+        if interval is not None:
+            daemon.scheduler.add_job(daemon._safe, "interval", args=[sdnotify.watchdog], seconds=max(interval, 0.2),
+                                     id="sd-watchdog")
+        sdnotify.ready(f"running on {', '.join(m.name for m in daemon.markets)}")
+        sdnotify.watchdog()
+
+    def stopping() -> None:
+        sdnotify.stopping()
+        stop()
+
+    daemon.heartbeat = beat
+    daemon.start = started
+    runtime.stop = stopping
+
+
 def register(cli: click.Group) -> None:
     @cli.command("run")
     @click.option("--live", is_flag=True, help="Trade for real (needs a key; mainnet also needs risk.confirm_mainnet).")
     @click.option("--rounds", type=click.IntRange(min=1), default=None, help="Stop after this many new rounds.")
+    @click.option("--logfile", type=click.Path(dir_okay=False, writable=True), default=None,
+                  help="Also log to this file (rotated; secrets masked like on the console).")
+    @click.option("--logfile-max-mb", type=click.FloatRange(min=0.001, max=10_000), default=10.0, show_default=True,
+                  help="Rotate the log file at this size (MiB).")
+    @click.option("--logfile-backups", type=click.IntRange(min=0, max=1000), default=5, show_default=True,
+                  help="Rotated log files kept.")
     @pass_ctx
-    def run(ctx: Ctx, live: bool, rounds: int | None) -> None:
+    def run(ctx: Ctx, live: bool, rounds: int | None, logfile: str | None, logfile_max_mb: float,
+            logfile_backups: int) -> None:
         """Run the daemon until Ctrl-C / SIGTERM: poll Allora, bet before each lock, reconcile, claim."""
         from bot.app import startup_checks
         from bot.engine.runner import build_runtime, run_until_stopped
+        from bot.logs import add_logfile, enable_activity
         from strategies.registry import check_strategy_config
 
         check_strategy_config(ctx.settings.strategy)
+        if logfile is not None:
+            add_logfile(logfile, max_bytes=int(logfile_max_mb * 2**20), backups=logfile_backups)
+        enable_activity()
         app = build_app(ctx.settings, live=live or ctx.settings.mode == "live")
         startup_checks(app.settings, app)  # right contract, right chain, funds, clock — before anything runs
         runtime = build_runtime(app)
+        _service_hooks(runtime)
         if app.settings.mode == "live":
             from bot.hardening import forget_secrets
 
