@@ -24,11 +24,15 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 
 from bot.events import EventBus, StateChanged
+from bot.store import hotjournal
 from bot.store.control import ControlChange
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SCOPE = "daemon"
+# the bet path reads this once per bet: static SQL on the journal's pooled DBAPI connection (no ORM, no Core)
+LATEST = ("SELECT id, state, stop_entry, reason, changed_by, changed_at FROM control_changes WHERE scope = ? "
+          "ORDER BY id DESC LIMIT 1")
 
 
 class DaemonState(enum.StrEnum):
@@ -74,15 +78,12 @@ class Control:
     # -- reading ------------------------------------------------------------------------------------------------------
     def read(self) -> ControlStatus:
         """The newest state in the database (running when nothing was ever recorded)."""
-        t = ControlChange.__table__
-        stmt = (select(t.c.id, t.c.state, t.c.stop_entry, t.c.reason, t.c.changed_by, t.c.changed_at)
-                .where(t.c.scope == self.scope).order_by(t.c.id.desc()).limit(1))
-        with self.engine.connect() as conn:
-            row = conn.execute(stmt).first()
+        with hotjournal.connection(self.engine) as conn:
+            row = conn.execute(LATEST, (self.scope,)).fetchone()
         if row is None:
             return INITIAL
-        return ControlStatus(DaemonState(row.state), bool(row.stop_entry), row.reason or "", row.changed_by or "",
-                             float(row.changed_at), int(row.id))
+        change_id, state, stop_entry, reason, by, at = row
+        return ControlStatus(DaemonState(state), bool(stop_entry), reason or "", by or "", float(at), int(change_id))
 
     def refresh(self) -> ControlStatus:
         """Read the state and publish a change another process made since the last look."""
@@ -139,7 +140,6 @@ class Control:
 
     def _write(self, state: DaemonState, stop_entry: bool, reason: str, by: str) -> ControlStatus:
         now = time.time()
-        t = ControlChange.__table__
         with self.engine.begin() as conn:
             result = conn.execute(insert(ControlChange).values(scope=self.scope, state=state.value, stop_entry=stop_entry,
                                                    reason=reason[:2000], changed_by=by[:64], changed_at=now))

@@ -2,6 +2,16 @@
 claim sweeps, reconciliation, and a heartbeat. Small by design: the work is done by the pieces it wires together.
 
 On start it resolves every open intent from the chain (recovery) before it schedules anything new.
+
+State machine (``bot.engine.control``, kept in the journal database): a bet job opens a bet only while the control
+state is ``running`` without stop-entry (re-read on every bet and every watch tick, so the CLI, the API and Telegram
+steer it from anywhere); reconcile and claims go on while paused. An error that needs a human
+(``OperationalError``, of which ``NeedsHuman`` is the mid-run kind: the signer refused, the daily gas cap was reached)
+pauses betting with the error as the reason and publishes ``NeedsHumanRaised`` — it is not counted and ignored.
+
+Events (``bot.events``) on ``bus``: DaemonStarted/Stopped, a Decision for every round it decided (bet or skip, with the
+reason), BetPlaced / BetLanded / BetFailed after the executor, RiskHalt when a halting risk limit vetoes, and
+StateChanged (published by ``Control``).
 """
 
 from __future__ import annotations
@@ -11,7 +21,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -20,13 +30,15 @@ from typing import Any, Protocol
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import events as ev
 from bot.config import Settings, TopicConfig
 from bot.domain import Position, Round
+from bot.engine.control import Control, DaemonState
 from bot.engine.decision import RiskState, decide, signal_fields
 from bot.engine.executor import BetRequest, BetResult, Executor, LiveExecutor
 from bot.engine.risk import RiskLimit
 from bot.engine.trace import BetTrace
-from bot.errors import BotError, TemporaryError
+from bot.errors import BotError, OperationalError, TemporaryError, one_line
 from bot.markets.base import PredictionMarket
 from bot.store import hotjournal
 from bot.store.db import engine_of
@@ -34,6 +46,9 @@ from bot.store.journal import IntentState
 
 log = logging.getLogger(__name__)
 PARAMS_MAX_AGE = 10.0  # seconds between re-reads of a market's parameters by the watch job
+# risk limits whose veto stops betting for a while (a RiskHalt event); the others veto one stake
+HALTING_LIMITS = ("max-stake-per-day", "max-daily-loss", "pause-after-losses", "kill-switch")
+FAILED_STATES = (IntentState.TOO_LATE, IntentState.REVERTED, IntentState.DROPPED, IntentState.FAILED)
 
 
 def _no_mark(phase: str) -> None:
@@ -100,6 +115,8 @@ class DaemonStats:
     skips: int = 0
     errors: int = 0
     last_error: str = ""
+    needs_human: int = 0  # errors that paused betting
+    last_round: dict[str, int] = field(default_factory=dict)  # market -> newest epoch the watch job saw
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=500))
 
     def p99_latency(self) -> float:
@@ -142,6 +159,12 @@ class Daemon:
         reconciler: Callable[[], Any] | None = None,
         on_decision: Callable[[Decision, BetResult | None], None] | None = None,
         watch_interval: float = 0.5,
+        *,
+        control: Control | None = None,
+        bus: ev.EventBus | None = None,
+        coins: Mapping[str, str] | None = None,
+        on_heartbeat: Callable[[], None] | None = None,
+        heartbeat_seconds: float = 30.0,
     ) -> None:
         self.settings = settings
         self.markets = markets
@@ -156,6 +179,12 @@ class Daemon:
         self.reconciler = reconciler
         self.on_decision = on_decision
         self.watch_interval = watch_interval
+        self.bus = bus if bus is not None else ev.EventBus()
+        self.control = control if control is not None else Control(engine_of(sessions), bus=self.bus)
+        self.coins = dict(coins or {})  # market -> coin symbol, for events
+        self.on_heartbeat = on_heartbeat
+        self.heartbeat_seconds = heartbeat_seconds
+        self._halts: set[str] = set()  # halting risk limits already announced (until a bet goes through)
         self.stats = DaemonStats()
         self.scheduler = BackgroundScheduler(
             timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
@@ -181,6 +210,7 @@ class Daemon:
                 self.stats.bets[result.state.value] = self.stats.bets.get(result.state.value, 0) + 1
 
     def start(self) -> None:
+        self.control.mark_started()
         self.recover()
         gc.freeze()  # long-lived startup objects leave the collector's generations: shorter GC passes later
         if self.signals is not None and any(m.topic is not None for m in self.markets):
@@ -193,7 +223,8 @@ class Daemon:
             self._safe, "interval", args=[self.watch_rounds], seconds=self.watch_interval, id="watch",
             next_run_time=datetime.now(UTC),
         )
-        self.scheduler.add_job(self._safe, "interval", args=[self.heartbeat], seconds=30, id="heartbeat")
+        self.scheduler.add_job(self._safe, "interval", args=[self.heartbeat], seconds=self.heartbeat_seconds,
+                               id="heartbeat")
         if isinstance(self.executor, LiveExecutor):
             # manual bets handed over by `bet --live` while we hold the account: same caps, same lifecycle
             self.scheduler.add_job(
@@ -211,6 +242,8 @@ class Daemon:
             )
         self.scheduler.start()
         log.info("daemon started: %d market(s), mode %s", len(self.markets), self.executor.mode)
+        self.bus.publish(ev.DaemonStarted(mode=self.executor.mode, account=self.executor.account,
+                                          markets=tuple(m.name for m in self.markets)))
 
     def stop(self, timeout: float = 60.0) -> None:
         """No job starts any more; the jobs in flight finish (a bet being sent completes); then the daemon is stopped.
@@ -226,7 +259,12 @@ class Daemon:
             with self._jobs:
                 if not self._jobs.wait_for(lambda: self._running_jobs == 0, timeout):
                     log.warning("daemon stop: %d job(s) still running after %.0f s", self._running_jobs, timeout)
+        try:
+            self.control.mark_stopped()
+        except Exception as exc:  # noqa: BLE001 — stopping goes on without the record
+            log.warning("daemon stop: control state not recorded (%s)", one_line(exc))
         log.info("daemon stopped")
+        self.bus.publish(ev.DaemonStopped(reason="stopped"))
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._stopped.wait(timeout)
@@ -248,6 +286,8 @@ class Daemon:
     def _run_job(self, fn: Callable[..., Any], *args: Any) -> None:
         try:
             fn(*args)
+        except OperationalError as exc:  # NeedsHuman and its kin: pause betting and say so, never count and go on
+            self.needs_human(exc, market=args[0].name if args and isinstance(args[0], MarketRuntime) else "")
         except BotError as exc:
             self.stats.errors += 1
             self.stats.last_error = f"{type(exc).__name__}: {exc}"
@@ -257,6 +297,31 @@ class Daemon:
             self.stats.last_error = f"{type(exc).__name__}: {exc}"
             log.exception("job %s failed", getattr(fn, "__name__", fn))
 
+    def needs_human(self, exc: BaseException, market: str = "") -> None:
+        """Pause betting with ``exc`` as the reason and publish ``NeedsHumanRaised`` (the state change is published
+        by ``Control``). If even the pause cannot be recorded, the daemon stops: it must not go on betting."""
+        message = one_line(exc)
+        self.stats.needs_human += 1
+        self.stats.last_error = f"{type(exc).__name__}: {message}"
+        try:
+            current = self.control.read()
+            if current.state is DaemonState.PAUSED and current.reason == message:
+                log.debug("needs a human (already paused for it): %s", message)
+                return  # the same error again (a job that keeps failing): one pause, one notification
+        except Exception:  # noqa: BLE001, S110 — the pause below is tried anyway
+            pass
+        log.error("needs a human%s: %s — betting paused until `resume`", f" ({market})" if market else "", message)
+        try:
+            self.control.pause(message, by="daemon")
+        except Exception as err:  # noqa: BLE001 — cannot record the pause: stop betting the hard way
+            log.critical("cannot record the pause (%s): stopping the daemon", one_line(err))
+            threading.Thread(target=self.stop, name="daemon-stop", daemon=True).start()
+        self.bus.publish(ev.NeedsHumanRaised(message=message, market=market))
+
+    @property
+    def state(self) -> DaemonState:
+        return DaemonState.STOPPED if self._stopped.is_set() else self.control.read().state
+
     def heartbeat(self) -> None:
         self.stats.heartbeats += 1
         log.info(
@@ -264,6 +329,8 @@ class Daemon:
             self.stats.rounds_seen, self.stats.decisions, self.stats.bets, self.stats.skips, self.stats.errors,
             self.stats.p99_latency() * 1000,
         )
+        if self.on_heartbeat is not None:
+            self.on_heartbeat()
 
     # -- scheduling ---------------------------------------------------------------------------------------------------
     def lead_seconds(self) -> float:
@@ -299,12 +366,17 @@ class Daemon:
 
     def watch_rounds(self) -> None:
         self.sync_chain_clock()
+        try:
+            self.control.refresh()  # a pause / resume made by another process is seen (and published) here
+        except Exception as exc:  # noqa: BLE001 — the bet job reads it again before betting
+            log.debug("control state not read (%s)", one_line(exc))
         for rt in self.markets:
             try:
                 epoch = rt.market.current_epoch()
             except TemporaryError as exc:
                 log.warning("%s: cannot read current epoch (%s)", rt.name, exc)
                 continue
+            self.stats.last_round[rt.name] = epoch
             self.prepare(rt)
             if epoch == 0 or epoch in rt.scheduled:
                 continue
@@ -350,6 +422,15 @@ class Daemon:
 
     def _bet(self, rt: MarketRuntime, epoch: int, fired: float) -> BetResult | None:
         trace = BetTrace(fired)
+        control = self.control.refresh()  # one indexed read: the state as of now, whoever changed it
+        trace.mark("control")
+        if not control.entries_allowed:
+            what = "stop-entry" if control.state is DaemonState.RUNNING else f"daemon {control.state.value}"
+            reason = f"{what}: {control.reason}" if control.reason else what
+            self.stats.skips += 1
+            log.info("%s epoch %d: skip (%s, by %s)", rt.name, epoch, reason, control.by or "?")
+            self._publish_decision(rt.name, epoch, None, 0, reason, None)
+            return None
         # one thread, in order: overlapping these short steps on helper threads measured slower (GIL hand-offs)
         exists, stats = self._journal_snapshot(rt.name, epoch)
         trace.mark("journal-read")
@@ -360,18 +441,29 @@ class Daemon:
         trace.mark("round-read")
         decision = self.decide(rt, rnd, stats, trace)
         self.stats.decisions += 1
+        p_up = decision.context.get("p_up")
+        p_up = None if not isinstance(p_up, float) or p_up != p_up else p_up
         if decision.side is None or decision.stake_wei <= 0:
             self.stats.skips += 1
             log.info("%s epoch %d: skip (%s)", rt.name, epoch, decision.reason)
+            self._publish_decision(rt.name, epoch, None, 0, decision.reason, p_up)
+            self._risk_halt(rt.name, decision.reason)
             if self.on_decision:
                 self.on_decision(decision, None)
             return None
+        self._halts.clear()
+        self._publish_decision(rt.name, epoch, decision.side, decision.stake_wei, decision.reason, p_up)
         req = BetRequest(
             market=rt.market, epoch=epoch, position=decision.side, amount=decision.stake_wei,
             lock_ts=rnd.lock_timestamp, start_ts=rnd.start_timestamp, strategy=self.strategy.name,
             decision=decision.context, fired_at=fired, trace=trace,
         )
-        result: BetResult = self.executor.place(req)
+        try:
+            result: BetResult = self.executor.place(req)
+        except OperationalError as exc:  # needs a human (the job wrapper pauses); the bet failed
+            self.bus.publish(ev.BetFailed(market=rt.name, epoch=epoch, intent_id=None, state="failed",
+                                          reason=one_line(exc)))
+            raise
         if result.phases:
             log.debug("%s epoch %d: hot path %s (ms)", rt.name, epoch, trace.describe())
         if result.latency is not None and result.state in (IntentState.LANDED, IntentState.SENT, IntentState.PAPER):
@@ -381,9 +473,44 @@ class Daemon:
             "%s epoch %d: %s %d wei -> %s %s", rt.name, epoch, decision.side.label, decision.stake_wei,
             result.state.value, result.reason,
         )
+        self._publish_result(rt.name, epoch, decision, result)
         if self.on_decision:
             self.on_decision(decision, result)
         return result
+
+    # -- events -------------------------------------------------------------------------------------------------------
+    def _publish_decision(self, market: str, epoch: int, side: Position | None, amount: int, reason: str,
+                          p_up: float | None) -> None:
+        self.bus.publish(ev.Decision(
+            market=market, epoch=epoch, action="skip" if side is None else "bet",
+            side=None if side is None else side.label, amount_wei=amount, coin=self.coins.get(market, ""),
+            reason=reason, p_up=p_up, mode=self.executor.mode,
+        ))
+
+    def _risk_halt(self, market: str, reason: str) -> None:
+        limit = reason.removeprefix("risk ").split(":", 1)[0] if reason.startswith("risk ") else ""
+        if limit in HALTING_LIMITS and limit not in self._halts:
+            self._halts.add(limit)
+            self.bus.publish(ev.RiskHalt(reason=reason, market=market))
+
+    def _publish_result(self, market: str, epoch: int, decision: Decision, result: BetResult) -> None:
+        if result.duplicate:
+            return
+        side = decision.side.label if decision.side is not None else ""
+        coin = self.coins.get(market, "")
+        if result.state in FAILED_STATES:
+            self.bus.publish(ev.BetFailed(market=market, epoch=epoch, intent_id=result.intent_id,
+                                          state=result.state.value, reason=result.reason))
+            return
+        self.bus.publish(ev.BetPlaced(market=market, epoch=epoch, side=side, amount_wei=decision.stake_wei, coin=coin,
+                                      intent_id=result.intent_id, mode=self.executor.mode, state=result.state.value))
+        if result.state in (IntentState.LANDED, IntentState.PAPER):
+            gas = 0
+            if result.state is IntentState.LANDED and result.intent_id is not None:
+                gas = hotjournal_gas(self.sessions, result.intent_id)
+            self.bus.publish(ev.BetLanded(market=market, epoch=epoch, intent_id=result.intent_id, tx=result.tx_hash,
+                                          gas_cost_wei=gas, amount_wei=decision.stake_wei, coin=coin,
+                                          latency_seconds=result.latency))
 
     def decide(
         self, rt: MarketRuntime, rnd: Round, stats: tuple[int, int, int] | None = None, trace: BetTrace | None = None
@@ -432,3 +559,16 @@ class Daemon:
         side, stake, reason = verdict.side, verdict.stake_wei, verdict.reason
         ctx["signal"] = signal_summary(signal)
         return Decision(rt.name, rnd.epoch, side, stake, reason, ctx)
+
+
+def hotjournal_gas(sessions: sessionmaker[Session], intent_id: int) -> int:
+    """The gas a landed intent paid (0 when unknown): one read, after the bet path is done."""
+    from bot.store.journal import Intent
+
+    try:
+        with sessions() as session:
+            intent = session.get(Intent, intent_id)
+            return int(intent.gas_cost_wei or 0) if intent is not None else 0
+    except Exception as exc:  # noqa: BLE001 — an event detail, never worth failing the job
+        log.debug("gas of intent %d not read (%s)", intent_id, one_line(exc))
+        return 0
