@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable, Mapping
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
+from typing import TextIO
 
 from bot.coins import NATIVE_DECIMALS, Coin
 from bot.events import BetFailed, Claimed, Decision, Event, EventBus, RoundSettled
@@ -26,14 +27,20 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 activity_log = logging.getLogger(ACTIVITY)
 
 
+class OwnerOnlyRotatingFileHandler(RotatingFileHandler):
+    """Every file it opens (the first one and each after a rotation) is created owner-only, whatever the umask."""
+
+    def _open(self) -> TextIO:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
 def add_logfile(path: str | Path, *, max_bytes: int = 10 * 2**20, backups: int = 5,
                 level: int = logging.NOTSET) -> RotatingFileHandler:
     """Log to ``path`` as well (rotated at ``max_bytes``, ``backups`` old files kept); returns the handler."""
     file = Path(path).expanduser()
     file.parent.mkdir(parents=True, exist_ok=True)
-    if not file.exists():
-        os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))  # owner-only from the first byte
-    handler = RotatingFileHandler(file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
+    handler = OwnerOnlyRotatingFileHandler(file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
     handler.setLevel(level)
     handler.setFormatter(logging.Formatter(FORMAT))
     handler.addFilter(RedactingFilter())
