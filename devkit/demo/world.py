@@ -13,9 +13,10 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from eth_account import Account
@@ -83,17 +84,36 @@ class World:
         return self.series.closes[self.base_bar + epoch]
 
 
+def bar_index(series: PriceSeries, base_bar: int, offset: int) -> int:
+    """Bar ``base_bar + offset``, wrapping round to ``base_bar`` at the end of the series (a devnet kept for days)."""
+    span = len(series) - base_bar
+    return base_bar + offset % span
+
+
+def lock_price(series: PriceSeries, base_bar: int, epoch: int) -> int:
+    """The price (8 decimals) that locks round ``epoch`` and closes round ``epoch - 1``: the close of bar
+    ``base + epoch - 1``."""
+    return int(round(series.closes[bar_index(series, base_bar, max(epoch, 1) - 1)] * 10**PRICE_DECIMALS))
+
+
+def winning_side(series: PriceSeries, base_bar: int, epoch: int) -> str | None:
+    """"bull", "bear" or None (a tie: the house takes the round) for round ``epoch``, known ahead from the series."""
+    locked, closed = lock_price(series, base_bar, epoch), lock_price(series, base_bar, epoch + 1)
+    return "bull" if closed > locked else "bear" if closed < locked else None
+
+
 def _time_map(series: PriceSeries, base_bar: int, clock: RoundClock):  # type: ignore[no-untyped-def]
     def mapping(t: float) -> float:
-        return series.open_times[base_bar + max(clock.epoch, 1)] + series.bar_seconds / 2
+        return series.open_times[bar_index(series, base_bar, max(clock.epoch, 1))] + series.bar_seconds / 2
 
     return mapping
 
 
-def _prices(series: PriceSeries, base_bar: int, steps: int) -> Iterator[int]:
-    """Keeper step k (k >= 1) locks round k at the close of bar base + k - 1; step 0 (genesis start) takes no price."""
-    for k in range(steps):
-        yield int(round(series.closes[base_bar + max(k, 1) - 1] * 10**PRICE_DECIMALS))
+def _prices(series: PriceSeries, base_bar: int, keeper: Keeper) -> Iterator[int]:
+    """The keeper's next price, by the round it is about to lock (so a recovery after a missed round keeps each
+    round's price); the genesis start takes none (any value)."""
+    while True:
+        yield lock_price(series, base_bar, keeper.current_epoch())
 
 
 def _crowd(world: World, seed: int) -> None:
@@ -123,9 +143,18 @@ def _crowd(world: World, seed: int) -> None:
         world.stop.wait(0.3)
 
 
-def build_world(stack: ExitStack, *, interval: int, rounds: int, seed: int = 7, dialect: Dialect = "v2") -> World:
-    """``dialect``: v2, or v2.1 (the BSC BTC/ETH markets' layout, reconciled without logs)."""
-    node = stack.enter_context(AnvilNode(block_time=0.5, accounts=12))
+Phase = Callable[[str, str], None]  # (phase name, one line for the user): start-up progress
+
+
+def build_world(stack: ExitStack, *, interval: int, rounds: int | None, seed: int = 7, dialect: Dialect = "v2",
+                anvil_port: int | None = None, allora_port: int = 0, crowd: bool = True,
+                on_phase: Phase | None = None) -> World:
+    """``dialect``: v2, or v2.1 (the BSC BTC/ETH markets' layout, reconciled without logs). ``rounds`` None: the keeper
+    runs until stopped and recovers from a missed round (the persistent devnet). Fixed ports when given (0/None: free
+    ones). ``on_phase`` hears each step of the start-up ("anvil", "deployed", "allora")."""
+    phase = on_phase or (lambda name, line: None)
+    node = stack.enter_context(AnvilNode(block_time=0.5, accounts=12, port=anvil_port))
+    phase("anvil", f"anvil {node.url} (chain id {node.chain_id})")
     w3 = node.w3
     deployment = deploy_v2(
         w3,
@@ -133,6 +162,7 @@ def build_world(stack: ExitStack, *, interval: int, rounds: int, seed: int = 7, 
                      oracle_update_allowance=3600, initial_price=6_000_000_000_000, oracle_description="BTC / USD"),
         dialect=dialect,
     )
+    phase("deployed", f"market {deployment.market_address} ({deployment.dialect}, {interval} s rounds)")
     series = PriceSeries.load_csv(DEFAULT_PRICES)
     base_bar = len(series) // 2  # mid June 2025; the generator has long warmed up by then
     clock = RoundClock()
@@ -140,26 +170,41 @@ def build_world(stack: ExitStack, *, interval: int, rounds: int, seed: int = 7, 
     topic = ServiceTopic(TOPIC_ID, "BTC 5min log-return (demo)", "log-return", horizon_seconds=300,
                          epoch_seconds=max(1, interval // 2))
     service = AlloraService(ServiceConfig(topics=(topic,)), generator)
-    running = stack.enter_context(serve_in_thread(service))
+    running = stack.enter_context(serve_in_thread(service, port=allora_port))
+    phase("allora", f"local Allora service {running.base_url}")
     stop = threading.Event()
     world = World(node, deployment, series, base_bar, clock, running.base_url, running.rest_url, interval,
                   node.private_keys[BOT_ACCOUNT_INDEX], stop)
     keeper = Keeper(Web3(Web3.HTTPProvider(node.url)), deployment, on_event=clock.on_event)
-    steps = rounds + 8
+    prices = _prices(series, base_bar, keeper)
     keeper_thread = threading.Thread(
-        target=_run_keeper, args=(keeper, _prices(series, base_bar, steps), stop), name="keeper", daemon=True
+        target=_run_keeper, args=(keeper, prices if rounds is None else islice(prices, rounds + 8), stop,
+                                  rounds is None),
+        name="keeper", daemon=True,
     )
-    crowd_thread = threading.Thread(target=_crowd, args=(world, seed), name="crowd", daemon=True)
-    world.threads = [keeper_thread, crowd_thread]
+    world.threads = [keeper_thread]
+    if crowd:
+        world.threads.append(threading.Thread(target=_crowd, args=(world, seed), name="crowd", daemon=True))
     stack.callback(_stop_threads, world)
     return world
 
 
-def _run_keeper(keeper: Keeper, prices: Iterator[int], stop: threading.Event) -> None:
-    try:
-        keeper.run_realtime(prices, delay=0.6, stop=stop)
-    except Exception as exc:  # noqa: BLE001 — reported, the demo then ends cleanly
-        log.error("keeper stopped: %s", exc)
+def _run_keeper(keeper: Keeper, prices: Iterator[int], stop: threading.Event, recover: bool) -> None:
+    while not stop.is_set():
+        try:
+            keeper.run_realtime(prices, delay=0.6, stop=stop)
+            return
+        except Exception as exc:  # noqa: BLE001 — reported; the demo then ends cleanly, the devnet recovers
+            if not recover:
+                log.error("keeper stopped: %s", exc)
+                return
+            log.warning("keeper: %s; pausing and restarting the rounds", exc)
+            try:
+                keeper.pause()
+                keeper.unpause()
+            except Exception as again:  # noqa: BLE001 — e.g. anvil gone: try again shortly unless stopping
+                log.warning("keeper: recovery failed: %s", again)
+            stop.wait(1.0)
 
 
 def _stop_threads(world: World) -> None:

@@ -1,10 +1,12 @@
 """A local anvil node for tests and the demo: start, wait until it answers, control chain time, stop.
 
 ``AnvilNode`` runs the pinned anvil from ``node_modules`` (npm package ``@foundry-rs/anvil``) on a free loopback
-port. Chain time is the latest block's timestamp. With automine (the default) every transaction gets its own block;
-anvil lets several blocks share one second, like BSC's sub-second blocks. To place a transaction at an exact second,
-call ``set_next_timestamp(ts)`` and then send it — but only after the previous transaction's receipt is in, or the
-earlier transaction may take the new timestamp (docs/prediction-contracts.md, "Betting window and timing").
+port (or a fixed one). anvil dies with the process that started it (from its main thread), even on SIGKILL
+(``devkit.devnet.procs.die_with_parent``), and a signal during ``start`` stops it before the exception goes on.
+Chain time is the latest block's timestamp. With automine (the default) every transaction gets its own block; anvil
+lets several blocks share one second, like BSC's sub-second blocks. To place a transaction at an exact second, call
+``set_next_timestamp(ts)`` and then send it — but only after the previous transaction's receipt is in, or the earlier
+transaction may take the new timestamp (docs/prediction-contracts.md, "Betting window and timing").
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -30,6 +33,8 @@ import requests
 from eth_account import Account
 from eth_typing import ChecksumAddress
 from web3 import Web3
+
+from devkit.devnet.procs import die_with_parent
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MNEMONIC = "test test test test test test test test test test test junk"  # anvil's well-known dev mnemonic
@@ -131,6 +136,9 @@ class AnvilNode:
                 last_error = str(exc)
                 self.stop()
                 continue
+            except BaseException:  # a signal (KeyboardInterrupt, devkit.devnet.procs.Stopped) mid start-up
+                self.stop()
+                raise
             atexit.register(self.stop)
             return self
         raise AnvilError(f"anvil did not start: {last_error}")
@@ -185,9 +193,13 @@ class AnvilNode:
     def _spawn(self) -> None:
         cmd = self._command()
         self._log = tempfile.TemporaryFile(prefix="anvil-")  # noqa: SIM115 - closed in stop()
+        # the kernel kills anvil when the thread starting it ends (even on SIGKILL of this process): only from the
+        # main thread, whose end is the process's
+        main = threading.current_thread() is threading.main_thread()
         try:
             self._proc = subprocess.Popen(
-                cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+                cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                preexec_fn=die_with_parent() if main else None,  # noqa: PLW1509 - async-signal-safe calls only
             )
         except OSError as exc:
             self._log.close()
