@@ -11,12 +11,12 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 from collections.abc import Callable, Mapping
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
-from typing import TextIO
 
 from bot.coins import NATIVE_DECIMALS, Coin
 from bot.events import BetFailed, Claimed, Decision, Event, EventBus, RoundSettled
@@ -30,7 +30,7 @@ activity_log = logging.getLogger(ACTIVITY)
 class OwnerOnlyRotatingFileHandler(RotatingFileHandler):
     """Every file it opens (the first one and each after a rotation) is created owner-only, whatever the umask."""
 
-    def _open(self) -> TextIO:
+    def _open(self) -> io.TextIOWrapper:
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
 
