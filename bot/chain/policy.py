@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
 from bot.domain import Position
-from bot.errors import OperationalError
+from bot.errors import NeedsHuman
 
 if TYPE_CHECKING:
     from bot.markets.base import PredictionMarket
@@ -35,8 +35,9 @@ WORD = 32
 APPROVE = function_signature_to_4byte_selector("approve(address,uint256)")
 
 
-class PolicyRefusal(OperationalError):
-    """The signing policy refused a transaction (nothing was signed)."""
+class PolicyRefusal(NeedsHuman):
+    """The signing policy refused a transaction (nothing was signed). A ``NeedsHuman``: on the bet path the executor
+    journals the intent as failed with this reason and lets it through, and the daemon pauses betting."""
 
 
 class Action(enum.StrEnum):

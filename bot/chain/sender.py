@@ -44,8 +44,17 @@ class Broadcast:
     nonce: int
     fees: Fees
     handed_at: float
-    outcome: str  # sent | known | nonce-too-low | rejected
+    outcome: str  # sent | known (the refusals raise NotSent)
     error: str = ""
+
+
+class NotSent(TemporaryError):
+    """The nodes refused a signed transaction (it will never be mined): ``outcome`` nonce-too-low or rejected."""
+
+    def __init__(self, outcome: str, message: str, tx_hash: str | None) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+        self.tx_hash = tx_hash
 
 
 @dataclass
@@ -204,32 +213,92 @@ class TxSender:
         gas_used = int(r["gasUsed"])
         return Receipt(tx_hash, int(r["status"]), int(r["blockNumber"]), gas_used, gas_used * price)
 
-    def send(self, tx: TxRequest, market: str, gas_limit: int | None = None) -> tuple[str, Receipt | None]:
-        """The send loop of claims and approvals: journal, broadcast, wait (bounded) for the receipt. (Claims come with
-        their gas limit from ``ClaimSweeper.claim_gas_limit``; bets have the executor's loop, with its lock deadline.)"""
-        nonce = self.nonces.reserve(self.address)
+    def submit(
+        self,
+        tx: TxRequest,
+        market: str,
+        *,
+        intent_id: int | None = None,
+        gas_limit: int | None = None,
+        may_resign: Callable[[int], bool] = lambda nonce: True,
+        step: Callable[[str], None] | None = None,
+        mark: Callable[..., None] | None = None,
+    ) -> Broadcast:
+        """The one send loop of bets, claims and approvals: reserve a nonce, sign (only what the policy and the daily
+        gas cap allow), commit the attempt (status ``signed``) *before* the broadcast, broadcast to every endpoint and
+        mark the attempt ``sent``.
+
+        "Nonce too low": the nonce is resynced and this very transaction's receipt gets a bounded chance (another
+        endpoint may have taken it a moment ago); otherwise the attempt is ``failed`` and — once, when ``may_resign``
+        (given the lost nonce) agrees; a bet checks the lock deadline and the ledger there — the transaction is signed
+        again with a fresh nonce. A broadcast that reached no endpoint (``TemporaryError``) counts as sent: the journal
+        holds the raw transaction, so a watcher or recovery rebroadcasts it.
+
+        Raises ``PolicyRefusal`` (a ``NeedsHuman``: nothing signed, the nonce given back), ``TemporaryError`` /
+        ``OperationalError`` when signing or journaling failed (nonce given back), ``NotSent`` when the nodes refused
+        the signed transaction. ``step`` names each step to a test's crash hook; ``mark`` traces the hot path."""
+        for attempt_no in range(2):
+            nonce = self.nonces.reserve(self.address)
+            try:
+                fees = self.fees()
+                if mark:
+                    mark("nonce-fees")
+                raw, tx_hash = self.sign(tx, nonce, fees, gas_limit)
+                if mark:
+                    mark("sign")
+                attempt_id = self.record_attempt(tx, market, nonce, fees, raw, tx_hash, intent_id)
+                if mark:
+                    mark("journal-commit")
+            except BaseException:
+                self.nonces.release(self.address, nonce)  # never broadcast: no gap for the next transaction
+                raise
+            if step:
+                step("after-sign")
+            handed = time.perf_counter()  # the raw transaction is handed to the RPC client
+            if mark:
+                mark("handed", handed)
+            outcome, err = self.broadcast_or_unknown(raw)
+            if step:
+                step("after-broadcast")
+            if outcome in ("sent", "known"):
+                self.mark_attempt(attempt_id, "sent")
+                return Broadcast(attempt_id, tx_hash, nonce, fees, handed, outcome, err)
+            self.nonces.resync(self.address)
+            if outcome == "nonce-too-low" and self.wait(tx_hash, timeout=1.0) is not None:
+                self.mark_attempt(attempt_id, "sent")
+                return Broadcast(attempt_id, tx_hash, nonce, fees, handed, "known", err)
+            self.mark_attempt(attempt_id, "failed")  # refused outright: this signed transaction will never be mined
+            if outcome == "nonce-too-low" and attempt_no == 0 and may_resign(nonce):
+                log.warning("nonce %s already used by another transaction; re-signing with a fresh nonce", nonce)
+                continue
+            if outcome == "nonce-too-low":
+                raise NotSent(outcome, f"nonce {nonce} already used; resynced ({err[:80]})", tx_hash)
+            raise NotSent(outcome, f"{tx.kind} rejected by the node: {err[:160]}", tx_hash)
+        raise NotSent("nonce-too-low", "nonce conflict persisted", None)  # pragma: no cover — the loop returns or raises
+
+    def replace(self, tx: TxRequest, market: str, nonce: int, fees: Fees, intent_id: int | None = None) -> str:
+        """Sign the same call again on the same ``nonce`` with ``fees`` (bumped), journal it, broadcast it: outcome."""
+        attempt_id, raw, _ = self.journal_attempt(tx, market, nonce, fees, intent_id)
+        outcome, _ = self.broadcast_or_unknown(raw)
+        self.mark_attempt(attempt_id, "sent" if outcome in ("sent", "known") else "failed")
+        return outcome
+
+    def broadcast_or_unknown(self, raw: bytes) -> tuple[str, str]:
+        """``broadcast_raw``, where reaching no endpoint (``TemporaryError``) counts as ``sent``: not known to have
+        reached a node, and the journal holds the raw transaction to rebroadcast."""
         try:
-            fees = self.fees()
-            attempt_id, raw, tx_hash = self.journal_attempt(tx, market, nonce, fees, gas_limit=gas_limit or self.gas_limit)
-        except BaseException:
-            self.nonces.release(self.address, nonce)  # never broadcast: no gap for the next transaction
-            raise
-        outcome, err = self.broadcast_raw(raw)
-        if outcome == "nonce-too-low":
-            self.nonces.resync(self.address)
-            # another endpoint may have taken this very transaction a moment ago: give its receipt a bounded chance
-            if self.wait(tx_hash, timeout=2.0) is None:
-                self.mark_attempt(attempt_id, "failed")
-                raise TemporaryError(f"nonce {nonce} already used; resynced ({err[:80]})")
-        elif outcome == "rejected":
-            self.mark_attempt(attempt_id, "failed")
-            self.nonces.resync(self.address)
-            raise TemporaryError(f"{tx.kind} rejected by the node: {err[:160]}")
-        self.mark_attempt(attempt_id, "sent")
-        receipt = self.wait(tx_hash, timeout=30.0)
+            return self.broadcast_raw(raw)
+        except TemporaryError as exc:
+            return "sent", str(exc)
+
+    def send(self, tx: TxRequest, market: str, gas_limit: int | None = None) -> tuple[str, Receipt | None]:
+        """Claims and approvals: ``submit`` (the one send loop), then a bounded wait for the receipt, recorded on the
+        attempt. (Claims come with their gas limit from ``ClaimSweeper.claim_gas_limit``.)"""
+        sent = self.submit(tx, market, gas_limit=gas_limit or self.gas_limit)
+        receipt = self.wait(sent.tx_hash, timeout=30.0)
         if receipt is not None:
-            self.finish_attempt(attempt_id, receipt)
-        return tx_hash, receipt
+            self.finish_attempt(sent.attempt_id, receipt)
+        return sent.tx_hash, receipt
 
     def wait(self, tx_hash: str, timeout: float, poll: float = 0.05) -> Receipt | None:
         deadline = time.monotonic() + timeout

@@ -9,8 +9,10 @@ Live path (each step one DB transaction, in this order):
 3. timing guard (never send when chain time >= lock - 1); pre-flight: one JSON-RPC batch reading our ``ledger`` entry
    on ``latest`` (a bet already there — another host with the same key — means nothing is sent) and ``eth_call``-ing
    the bet against ``pending``;
-4. sign, commit the raw transaction + hash, then broadcast to every RPC (a re-sign after "nonce too low" re-reads the
-   ledger first);
+4. ``TxSender.submit`` — the one send loop bets, claims and approvals share: sign (the signing policy and the daily gas
+   cap decide on the exact bytes), commit the raw transaction + hash, then broadcast to every RPC (a re-sign after
+   "nonce too low" re-reads the ledger first). A refusal by the policy or the gas cap is journaled as the intent's
+   failure and raised as ``NeedsHuman`` (``PolicyRefusal``): the daemon pauses instead of betting on;
 5. watch: landed / reverted (with the contract's reason and the gas it burnt) / too late / dropped; same-nonce fee bump
    while still bettable.
 Every state change goes through ``bot.store.hotjournal.transition`` (the lifecycle's allowed moves). A live executor is
@@ -33,7 +35,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.chain.clock import last_bettable_second
-from bot.chain.sender import Receipt, TxSender
+from bot.chain.policy import PolicyRefusal
+from bot.chain.sender import Broadcast, NotSent, Receipt, TxSender
 from bot.domain import LedgerEntry, Position
 from bot.engine.trace import BetTrace
 from bot.errors import BotError, OperationalError, RevertError, TemporaryError
@@ -256,6 +259,9 @@ class LiveExecutor:
         if req.market.spec.currency == "erc20":
             try:
                 self.ensure_allowance(req.market, row.amount_wei)  # after the caps passed and the intent is journaled
+            except PolicyRefusal as exc:  # needs a human: journaled as the intent's failure, then raised (pause)
+                _move(self.engine, row.id, IntentState.FAILED, f"token approval: signer refused: {exc}")
+                raise
             except (TemporaryError, RevertError, OperationalError) as exc:
                 _move(self.engine, row.id, IntentState.FAILED, f"token approval: {exc}")
                 return BetResult(row.id, IntentState.FAILED, f"token approval: {exc}")
@@ -326,73 +332,52 @@ class LiveExecutor:
         if isinstance(error, TemporaryError):
             _move(self.engine, intent_id, IntentState.FAILED, f"pre-flight unavailable: {error}")
             return BetResult(intent_id, IntentState.FAILED, str(error))
-        sent = self._sign_and_send(intent_id, req, tx)
+        sent = self._send(intent_id, req, tx)
         if isinstance(sent, BetResult):
             return sent
-        nonce, fees, tx_hash, handed = sent
-        latency = handed - fired
+        latency = sent.handed_at - fired
         phases = req.trace.phases_ms() if req.trace is not None else None
         if not self.watch_receipts:
-            return BetResult(intent_id, IntentState.SENT, "", tx_hash, latency, phases=phases)
-        result = self.watch(intent_id, req, tx, nonce, fees)
+            return BetResult(intent_id, IntentState.SENT, "", sent.tx_hash, latency, phases=phases)
+        result = self.watch(intent_id, req, tx, sent.nonce, sent.fees)
         result.latency = latency
         result.phases = phases
         return result
 
-    def _sign_and_send(
-        self, intent_id: int, req: BetRequest, tx: TxRequest
-    ) -> BetResult | tuple[int, Any, str, float]:
-        """Reserve a nonce, journal the signed tx, broadcast. One re-sign with a fresh nonce on "nonce too low", after
-        the ledger says the round still holds no bet of ours."""
-        for attempt_no in range(2):
-            nonce = self.sender.nonces.reserve(self.account)
-            try:
-                fees = self.sender.fees()
-                req.mark("nonce-fees")
-                raw, tx_hash = self.sender.sign(tx, nonce, fees)
-                req.mark("sign")
-                attempt_id = self.sender.record_attempt(tx, req.market.name, nonce, fees, raw, tx_hash, intent_id)
-                req.mark("journal-commit")
-            except (TemporaryError, OperationalError) as exc:
-                self.sender.nonces.release(self.account, nonce)  # never broadcast: no gap for the next transaction
-                _move(self.engine, intent_id, IntentState.FAILED, f"could not sign: {exc}")
-                return BetResult(intent_id, IntentState.FAILED, str(exc))
-            self._step("after-sign")
-            handed = time.perf_counter()  # the raw transaction is handed to the RPC client
-            req.mark("handed", handed)
-            outcome, err = self._broadcast(raw)
-            self.last_accepted_latency = time.perf_counter() - handed
-            self._step("after-broadcast")
-            if outcome in ("sent", "known"):
-                self.sender.mark_attempt(attempt_id, "sent")
-                _move(self.engine, intent_id, IntentState.SENT, "", handed_at=time.time())
-                return nonce, fees, tx_hash, handed
-            self.sender.nonces.resync(self.account)
-            if outcome == "nonce-too-low" and self.sender.wait(tx_hash, timeout=1.0) is not None:
-                self.sender.mark_attempt(attempt_id, "sent")
-                _move(self.engine, intent_id, IntentState.SENT, "", handed_at=time.time())
-                return nonce, fees, tx_hash, handed
-            # refused outright: this signed transaction will never be mined
-            self.sender.mark_attempt(attempt_id, "failed")
-            if outcome == "nonce-too-low" and attempt_no == 0 and self.chain_now() < last_bettable_second(req.lock_ts):
-                entry = req.market.ledger(req.epoch, self.account)
-                if entry.amount > 0:  # the nonce went to a bet on this very round (another host, same key)
-                    reason = f"not re-signed: {AlreadyBet(entry)}"
-                    _move(self.engine, intent_id, IntentState.FAILED, reason)
-                    return BetResult(intent_id, IntentState.FAILED, reason, duplicate=True)
-                log.warning("nonce %s already used by another transaction; re-signing with a fresh nonce", nonce)
-                continue
-            _move(self.engine, intent_id, IntentState.FAILED, f"broadcast {outcome}: {err[:160]}")
-            return BetResult(intent_id, IntentState.FAILED, err[:160], tx_hash)
-        _move(self.engine, intent_id, IntentState.FAILED, "nonce conflict persisted")
-        return BetResult(intent_id, IntentState.FAILED, "nonce conflict persisted")
+    def _send(self, intent_id: int, req: BetRequest, tx: TxRequest) -> BetResult | Broadcast:
+        """The bet through the sender's one send loop (``TxSender.submit``); its outcome as the intent's move. A re-sign
+        after "nonce too low" happens only while the round is bettable and the ledger holds no bet of ours.
 
-    def _broadcast(self, raw: bytes) -> tuple[str, str]:
+        The signing policy or the daily gas cap refusing (``PolicyRefusal``, a ``NeedsHuman``) is journaled as the
+        intent's failure and raised: continuing needs a human (the daemon pauses)."""
+
+        def may_resign(nonce: int) -> bool:
+            if self.chain_now() >= last_bettable_second(req.lock_ts):
+                return False
+            entry = req.market.ledger(req.epoch, self.account)
+            if entry.amount > 0:  # the nonce went to a bet on this very round (another host, same key)
+                raise AlreadyBet(entry)
+            return True
+
         try:
-            return self.sender.broadcast_raw(raw)
-        except TemporaryError as exc:
-            # not known to have reached any node; the journal holds the raw tx so recovery can rebroadcast it
-            return "sent", str(exc)
+            sent = self.sender.submit(tx, req.market.name, intent_id=intent_id, may_resign=may_resign,
+                                      step=self._step, mark=req.mark)
+        except PolicyRefusal as exc:
+            _move(self.engine, intent_id, IntentState.FAILED, f"signer refused: {exc}")
+            raise
+        except AlreadyBet as exc:
+            reason = f"not re-signed: {exc}"
+            _move(self.engine, intent_id, IntentState.FAILED, reason)
+            return BetResult(intent_id, IntentState.FAILED, reason, duplicate=True)
+        except NotSent as exc:
+            _move(self.engine, intent_id, IntentState.FAILED, f"broadcast {exc.outcome}: {str(exc)[:160]}")
+            return BetResult(intent_id, IntentState.FAILED, str(exc)[:160], exc.tx_hash)
+        except (TemporaryError, OperationalError) as exc:
+            _move(self.engine, intent_id, IntentState.FAILED, f"could not sign: {exc}")
+            return BetResult(intent_id, IntentState.FAILED, str(exc))
+        self.last_accepted_latency = time.perf_counter() - sent.handed_at
+        _move(self.engine, intent_id, IntentState.SENT, "", handed_at=time.time())
+        return sent
 
     # -- watching -----------------------------------------------------------------------------------------------------
     def watch(self, intent_id: int, req: BetRequest, tx: TxRequest, nonce: int, fees: Any) -> BetResult:
@@ -421,9 +406,7 @@ class LiveExecutor:
             bumped = self.sender.gas.bump(fees)
         except ValueError:
             return None  # at the ceiling: keep waiting on what was sent
-        attempt_id, raw, _ = self.sender.journal_attempt(tx, req.market.name, nonce, bumped, intent_id)
-        outcome, _ = self._broadcast(raw)
-        self.sender.mark_attempt(attempt_id, "sent" if outcome in ("sent", "known") else "failed")
+        outcome = self.sender.replace(tx, req.market.name, nonce, bumped, intent_id)
         log.info("replaced stuck bet for %s epoch %s (nonce %s): %s", req.market.name, req.epoch, nonce, outcome)
         return bumped
 
@@ -528,7 +511,7 @@ class LiveExecutor:
                 last = hotjournal.last_attempt(conn, intent_id)
             if last is not None:
                 raw, nonce = last
-                outcome, err = self._broadcast(raw)
+                outcome, err = self.sender.broadcast_or_unknown(raw)
                 if outcome in ("sent", "known"):
                     _move(self.engine, intent_id, IntentState.SENT, "rebroadcast after restart")
                     return self.watch(intent_id, req, tx, nonce, None)
