@@ -46,6 +46,27 @@ def _service_hooks(runtime: Any) -> None:
     runtime.stop = stopping
 
 
+def _subscribers(app: Any, runtime: Any) -> Any:
+    """The activity lines and the notifiers, on the daemon's event bus (notifiers are started by the caller)."""
+    from bot.coins import coins_of
+    from bot.logs import attach_activity_log
+    from bot.notify import build_notifiers
+    from bot.query import QueryService
+
+    daemon = runtime.daemon
+    coins = coins_of(app.settings)
+    attach_activity_log(daemon.bus, coins)
+    claim = None
+    if app.live and daemon.claimer is not None:
+        def claim() -> str:
+            from datetime import UTC, datetime
+
+            daemon.scheduler.modify_job("claims", next_run_time=datetime.now(UTC))  # the one claim job, run now
+            return "claim sweep started; claims are reported when they land"
+    return build_notifiers(app.settings, daemon.bus, daemon.control, query=QueryService(app.engine, coins),
+                           claim=claim, coins=coins)
+
+
 def register(cli: click.Group) -> None:
     @cli.command("run")
     @click.option("--live", is_flag=True, help="Trade for real (needs a key; mainnet also needs risk.confirm_mainnet).")
@@ -73,10 +94,15 @@ def register(cli: click.Group) -> None:
         startup_checks(app.settings, app)  # right contract, right chain, funds, clock — before anything runs
         runtime = build_runtime(app)
         _service_hooks(runtime)
+        notifiers = _subscribers(app, runtime)
         if app.settings.mode == "live":
             from bot.hardening import forget_secrets
 
             forget_secrets(app.settings)  # every secret is read by now: none stays in the environment
         click.echo(f"daemon running in {app.settings.mode} mode on {', '.join(app.markets)} (Ctrl-C to stop)", err=True)
-        run_until_stopped(runtime, max_rounds=rounds)
+        notifiers.start()
+        try:
+            run_until_stopped(runtime, max_rounds=rounds)
+        finally:
+            notifiers.close()
         click.echo("daemon stopped", err=True)
