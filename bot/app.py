@@ -1,11 +1,17 @@
 """Composition root: build the bot's parts from ``Settings`` (used by the CLI, the daemon and the demo).
 
-Everything with I/O is created here and passed down explicitly — no globals.
+Everything with I/O is created here and passed down explicitly — no globals. ``build_app`` opens the database, the
+chains and the markets; ``build_runtime`` builds the daemon with its jobs, the control state, the event bus, the
+metrics, the REST API server (when ``api.enabled``) and the notifiers. The engine never imports this module.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +29,7 @@ from bot.chain.sender import TxSender
 from bot.config import MarketConfig, Settings
 from bot.engine.account_lock import AccountLock, Holder
 from bot.engine.executor import LiveExecutor, PaperExecutor, SpendingCaps, require_live_ok
+from bot.engine.runner import Runtime
 from bot.errors import OperationalError, TemporaryError
 from bot.markets.base import PredictionMarket, open_market
 from bot.markets.proof import check_token
@@ -221,3 +228,247 @@ def startup_checks(settings: Settings, app: App | None = None) -> dict[str, Any]
                 )
         results[name] = entry
     return results
+
+
+# -- the daemon and what runs beside it ---------------------------------------------------------------------------------
+def build_reconcilers(app: App, start_blocks: dict[str, int] | None = None) -> list[Any]:
+    """One reconciler per chain; live mode claims with our key, paper mode settles simulated fills only."""
+    from bot.reconcile.reconciler import Reconciler, ReconcileSettings
+
+    by_chain: dict[str, list[str]] = {}
+    for name in app.markets:
+        by_chain.setdefault(app.settings.market(name).chain, []).append(name)
+    out = []
+    for names in by_chain.values():
+        markets = [app.markets[n] for n in names]
+        settings = ReconcileSettings.from_execution(app.settings.execution)
+        if start_blocks:
+            settings.start_blocks = {k: v for k, v in start_blocks.items() if k in names}
+        if app.live:
+            sender = app.sender(names[0])
+            out.append(Reconciler(app.sessions, markets, senders={sender.address: sender}, settings=settings))
+        else:
+            out.append(Reconciler(app.sessions, markets, settings=settings))
+    return out
+
+
+def build_runtime(app: App, *, poller: Any = None, strategy: Any = None, clock: Callable[[], float] = time.time,
+                  on_decision: Callable[..., None] | None = None, watch_interval: float = 0.5,
+                  start_blocks: dict[str, int] | None = None, heartbeat_seconds: float = 30.0,
+                  environ: dict[str, str] | None = None) -> Runtime:
+    """The daemon and everything around it, ready to ``daemon.start()`` (``bot.engine.runner.run_until_stopped``).
+
+    When ``api.enabled`` the API server is already listening when this returns: ``Runtime.api_url``."""
+    from bot.allora.factory import build_poller
+    from bot.coins import coins_of
+    from bot.engine.control import Control
+    from bot.engine.daemon import Daemon, MarketRuntime
+    from bot.engine.health import to_plain, write_health
+    from bot.engine.risk import default_limits
+    from bot.events import EventBus
+    from bot.metrics import Metrics
+    from bot.query import QueryService
+    from bot.store.db import checkpoint
+    from strategies.registry import load_strategy
+
+    if not app.markets:
+        raise OperationalError("no enabled market in the config")
+    chains = {app.settings.market(n).chain for n in app.markets}
+    if len(chains) != 1:
+        raise OperationalError("one daemon per chain: run one process per chain config")
+    first = next(iter(app.markets))
+    w3 = app.w3_for(first)
+    chain_clock = ChainClock(w3)
+    chain_clock.sync()
+
+    def chain_now() -> float:
+        return max(float(fast_block_time(w3)), chain_clock.now())
+
+    if app.live:
+        app.lock_account("daemon", first)  # one live sender per account: a second daemon refuses (exit 4)
+    executor = app.executor(first)
+    if poller is None:
+        poller = build_poller(app.settings, app.sessions, clock=clock)
+    strategy = strategy or load_strategy(app.settings.strategy)
+    runtimes = []
+    for name, market in app.markets.items():
+        cfg = app.settings.market(name)
+        topic = app.settings.topic(cfg.topic) if cfg.topic else None
+        runtimes.append(MarketRuntime(market, topic))
+    bankroll = _bankroll_fn(app, first)
+    reconcilers = build_reconcilers(app, start_blocks)
+    claim_lock = threading.Lock()  # the claim job and a claim asked for by the API / Telegram never overlap
+
+    def reconcile_all() -> None:
+        for rec in reconcilers:
+            rec.reconcile()
+
+    def claim_all() -> list[Any]:
+        with claim_lock:
+            return [rec.claim() for rec in reconcilers]
+
+    bus = EventBus()
+    control = Control(app.engine, bus=bus)
+    coins = coins_of(app.settings)
+    coins = {name: coins[name] for name in app.markets if name in coins}
+    metrics = Metrics(app.markets)
+    bus.subscribe(metrics.on_event)
+    query = QueryService(app.engine, coins)
+    daemon = Daemon(
+        app.settings, runtimes, executor, poller, strategy, default_limits(app.settings.risk), app.sessions,
+        chain_now, bankroll, claimer=claim_all if app.live else None, reconciler=reconcile_all,
+        on_decision=on_decision, watch_interval=watch_interval, control=control, bus=bus,
+        coins={name: coin.symbol for name, coin in coins.items()}, heartbeat_seconds=heartbeat_seconds,
+    )
+
+    def health() -> dict[str, Any]:
+        allora: Any = getattr(poller, "health_all", lambda: {})()
+        return {
+            "mode": app.settings.mode, "account": executor.account, "rounds_seen": daemon.stats.rounds_seen,
+            "decisions": daemon.stats.decisions, "bets": dict(daemon.stats.bets), "skips": daemon.stats.skips,
+            "errors": daemon.stats.errors, "needs_human": daemon.stats.needs_human,
+            "last_error": daemon.stats.last_error, "p99_latency_ms": round(daemon.stats.p99_latency() * 1000, 2),
+            "heartbeats": daemon.stats.heartbeats, "last_round": dict(daemon.stats.last_round),
+            "allora": {k: to_plain(v) for k, v in allora.items()} if isinstance(allora, dict) else str(allora),
+        }
+
+    def heartbeat() -> None:
+        checkpoint(app.engine)
+        write_health(app.settings, health())
+
+    daemon.on_heartbeat = heartbeat
+    runtime = Runtime(daemon, poller, reconcilers, bus=bus, control=control, metrics=metrics)
+    metrics.attach(_metric_sources(app, daemon, control, query, bankroll, executor.account))
+    try:
+        _start_notifiers(app, runtime, query, claim_all, coins, environ)
+        if app.settings.api.enabled:
+            _start_api(app, runtime, daemon, query, coins, chain_now, bankroll, executor, health, claim_all,
+                       environ)
+    except BaseException:
+        runtime.stop()
+        raise
+    return runtime
+
+
+def _bankroll_fn(app: App, market: str) -> Callable[[], int]:
+    if not app.live:
+        paper = app.settings.execution.paper_bankroll_wei
+        return lambda: paper
+    w3 = app.w3_for(market)
+    account = app.account_address()
+    cache = {"at": 0.0, "value": 0}
+    lock = threading.Lock()
+
+    def bankroll() -> int:
+        with lock:
+            if time.monotonic() - cache["at"] > 5.0:
+                cache["value"] = int(w3.eth.get_balance(account))  # type: ignore[arg-type]
+                cache["at"] = time.monotonic()
+            return int(cache["value"])
+
+    return bankroll
+
+
+def _metric_sources(app: App, daemon: Any, control: Any, query: Any, bankroll: Callable[[], int],
+                    account: str) -> Any:
+    from bot.chain.connection import provider_of
+    from bot.metrics import Sources, inference_verdicts, rpc_counts
+
+    mode = app.settings.mode
+
+    def pnl() -> dict[str, int]:
+        return {s.mode: s.net_pnl_wei for s in query.summary()}
+
+    def claimable() -> dict[str, int]:
+        return {mode: sum(b.payout_wei for b in query.claimable(mode))}
+
+    def state() -> tuple[str, bool]:
+        status = control.read()
+        return ("stopped" if not daemon.running else status.state.value), status.stop_entry
+
+    def providers() -> list[Any]:
+        out = []
+        for w3 in app.chains.values():
+            try:
+                out.append(provider_of(w3))
+            except (TypeError, ValueError):
+                continue
+        return out
+
+    return Sources(
+        balances=lambda: {account: bankroll()}, pnl=pnl, claimable=claimable,
+        inferences=lambda: inference_verdicts(app.engine), rpc=lambda: rpc_counts(providers()),
+        last_round=lambda: dict(daemon.stats.last_round), state=state, up=lambda: daemon.running,
+    )
+
+
+def _start_notifiers(app: App, runtime: Runtime, query: Any, claim_all: Callable[[], list[Any]], coins: Any,
+                     environ: dict[str, str] | None) -> None:
+    try:
+        from bot.notify import build_notifiers
+    except ImportError:  # notifications not installed in this tree
+        return
+
+    def claim_text() -> str:
+        from bot.query import to_plain
+
+        if not app.live:
+            return "paper mode: nothing to claim"
+        reports = to_plain(claim_all())
+        return f"claim sweep done: {reports}"[:500]
+
+    notifiers = build_notifiers(app.settings, runtime.bus, runtime.control, query=query,
+                                claim=claim_text if app.live else None, environ=environ, coins=coins)
+    notifiers.start()
+    runtime.services.append(notifiers.close)
+
+
+def _start_api(app: App, runtime: Runtime, daemon: Any, query: Any, coins: Any, chain_now: Callable[[], float],
+               bankroll: Callable[[], int], executor: Any, health: Callable[[], dict[str, Any]],
+               claim_all: Callable[[], list[Any]], environ: dict[str, str] | None) -> None:
+    from bot.api.logbuffer import LogBuffer
+    from bot.api.routes import ApiContext, DecisionBoard, create_api
+    from bot.api.server import ApiServer
+    from bot.engine.manual import BetOutcome, ManualBet, place_manual_bet
+    from bot.redact import register
+
+    cfg = app.settings.api
+    token = (os.environ if environ is None else environ).get(cfg.token_env) or None
+    register(token)  # never in a log line, whatever logs it
+    if token is None:
+        log.warning("api: %s is not set: the API is read-only (every state change answers 401)", cfg.token_env)
+    logs = LogBuffer(cfg.log_lines).install()
+    runtime.services.append(logs.uninstall)
+    board = DecisionBoard()
+    runtime.bus.subscribe(board.on_event)
+
+    def place(bet: ManualBet) -> BetOutcome:
+        return place_manual_bet(bet, settings=app.settings, engine=app.engine, market=app.market(bet.market),
+                                executor=executor, account=executor.account, live=app.live, caps=app.caps(),
+                                chain_now=chain_now, bankroll=bankroll)
+
+    def api_health() -> dict[str, Any]:
+        from bot.chain.connection import provider_of
+        from bot.chain.rpc import HealthReport
+
+        data = health()
+        rpc: list[Any] = []
+        for w3 in app.chains.values():
+            try:
+                rpc.extend(HealthReport.of(provider_of(w3)).endpoints)
+            except (TypeError, ValueError):
+                continue
+        beat = daemon.last_heartbeat
+        reachable = not rpc or any(e.get("healthy") for e in rpc)
+        return {**data, "ok": bool(daemon.running and reachable), "rpc": rpc,
+                "heartbeat_age_seconds": None if beat is None else time.time() - beat}
+
+    ctx = ApiContext(
+        settings=app.settings, control=runtime.control, query=query, mode=app.settings.mode,
+        account=executor.account, markets=dict(app.markets), coins=coins, chain_now=chain_now, token=token,
+        metrics=runtime.metrics, decisions=board, logs=logs, stats=health, health=api_health,
+        running=lambda: daemon.running, place_bet=place, claim=claim_all if app.live else None,
+    )
+    server = ApiServer(create_api(ctx), cfg.host, cfg.port).start()
+    runtime.services.append(server.stop)
+    runtime.api_url = server.url

@@ -82,7 +82,8 @@ def register(cli: click.Group) -> None:
             logfile_backups: int) -> None:
         """Run the daemon until Ctrl-C / SIGTERM: poll Allora, bet before each lock, reconcile, claim."""
         from bot.app import startup_checks
-        from bot.engine.runner import build_runtime, run_until_stopped
+        from bot.app import build_runtime
+        from bot.engine.runner import run_until_stopped
         from bot.logs import add_logfile, enable_activity
         from strategies.registry import check_strategy_config
 

@@ -159,7 +159,7 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
         app = build_app(ctx.settings, live=True)
         for name in app.markets:  # one live sender per account: a running daemon claims by itself (exit 4 here)
             app.lock_account("claim", name)
-        from bot.engine.runner import build_reconcilers
+        from bot.app import build_reconcilers
 
         report: dict[str, Any] = {}
         for rec in build_reconcilers(app):

@@ -184,6 +184,8 @@ class Daemon:
         self.coins = dict(coins or {})  # market -> coin symbol, for events
         self.on_heartbeat = on_heartbeat
         self.heartbeat_seconds = heartbeat_seconds
+        self._started = False
+        self.last_heartbeat: float | None = None  # unix time of the last heartbeat
         self._halts: set[str] = set()  # halting risk limits already announced (until a bet goes through)
         self.stats = DaemonStats()
         self.scheduler = BackgroundScheduler(
@@ -209,7 +211,12 @@ class Daemon:
             for result in self.executor.drive_handed_over({m.name: m.market for m in self.markets}):
                 self.stats.bets[result.state.value] = self.stats.bets.get(result.state.value, 0) + 1
 
+    @property
+    def running(self) -> bool:
+        return self._started and not self._stopped.is_set()
+
     def start(self) -> None:
+        self._started = True
         self.control.mark_started()
         self.recover()
         gc.freeze()  # long-lived startup objects leave the collector's generations: shorter GC passes later
@@ -324,6 +331,7 @@ class Daemon:
 
     def heartbeat(self) -> None:
         self.stats.heartbeats += 1
+        self.last_heartbeat = time.time()
         log.info(
             "heartbeat: rounds %d, decisions %d, bets %s, skips %d, errors %d, p99 latency %.1f ms",
             self.stats.rounds_seen, self.stats.decisions, self.stats.bets, self.stats.skips, self.stats.errors,

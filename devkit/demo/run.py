@@ -23,7 +23,7 @@ from sqlalchemy import select
 from bot.app import build_app
 from bot.config import Settings, parse_settings
 from bot.domain import Position
-from bot.engine.runner import build_runtime
+from bot.app import build_runtime
 from bot.store.db import session_scope
 from bot.store.journal import Intent
 from bot.store.outcomes import RoundOutcome, Settlement
