@@ -340,7 +340,7 @@ def build_runtime(app: App, *, poller: Any = None, strategy: Any = None, clock: 
     runtime = Runtime(daemon, poller, reconcilers, bus=bus, control=control, metrics=metrics)
     metrics.attach(_metric_sources(app, daemon, control, query, bankroll, executor.account))
     try:
-        _start_notifiers(app, runtime, query, claim_all, coins, environ)
+        _build_notifiers(app, runtime, daemon, query, coins, environ)
         if app.settings.api.enabled:
             _start_api(app, runtime, daemon, query, coins, chain_now, bankroll, executor, health, claim_all,
                        environ)
@@ -402,24 +402,50 @@ def _metric_sources(app: App, daemon: Any, control: Any, query: Any, bankroll: C
     )
 
 
-def _start_notifiers(app: App, runtime: Runtime, query: Any, claim_all: Callable[[], list[Any]], coins: Any,
+class _Started:
+    """Start/close a service once, whoever asks first (the CLI's ``run`` and ``Runtime.start`` both may)."""
+
+    def __init__(self, service: Any) -> None:
+        self.service = service
+        self._started = False
+        self._closed = False
+        self._lock = threading.Lock()
+
+    def start(self) -> _Started:
+        with self._lock:
+            if not self._started and not self._closed:
+                self._started = True
+                self.service.start()
+        return self
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self.service.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.service, name)
+
+
+def _build_notifiers(app: App, runtime: Runtime, daemon: Any, query: Any, coins: Any,
                      environ: dict[str, str] | None) -> None:
-    try:
-        from bot.notify import build_notifiers
-    except ImportError:  # notifications not installed in this tree
-        return
+    """The notifiers on the daemon's bus (``Runtime.notifiers``; started by ``Runtime.start``, closed by ``stop``).
+    Telegram's /claim runs the daemon's own claim job now: never a second sweep beside it."""
+    from bot.notify import build_notifiers
 
-    def claim_text() -> str:
-        from bot.query import to_plain
+    claim = None
+    if app.live and daemon.claimer is not None:
+        def claim() -> str:
+            from datetime import UTC, datetime
 
-        if not app.live:
-            return "paper mode: nothing to claim"
-        reports = to_plain(claim_all())
-        return f"claim sweep done: {reports}"[:500]
+            daemon.scheduler.modify_job("claims", next_run_time=datetime.now(UTC))
+            return "claim sweep started; claims are reported when they land"
 
-    notifiers = build_notifiers(app.settings, runtime.bus, runtime.control, query=query,
-                                claim=claim_text if app.live else None, environ=environ, coins=coins)
-    notifiers.start()
+    notifiers = _Started(build_notifiers(app.settings, runtime.bus, runtime.control, query=query, claim=claim,
+                                         environ=environ, coins=coins))
+    runtime.notifiers = notifiers
     runtime.services.append(notifiers.close)
 
 

@@ -47,24 +47,13 @@ def _service_hooks(runtime: Any) -> None:
 
 
 def _subscribers(app: Any, runtime: Any) -> Any:
-    """The activity lines and the notifiers, on the daemon's event bus (notifiers are started by the caller)."""
+    """The activity lines on the daemon's event bus; the notifiers the composition root built (``bot.app``: one set
+    per daemon, Telegram's /claim runs the daemon's own claim job). Started by the caller."""
     from bot.coins import coins_of
     from bot.logs import attach_activity_log
-    from bot.notify import build_notifiers
-    from bot.query import QueryService
 
-    daemon = runtime.daemon
-    coins = coins_of(app.settings)
-    attach_activity_log(daemon.bus, coins)
-    claim = None
-    if app.live and daemon.claimer is not None:
-        def claim() -> str:
-            from datetime import UTC, datetime
-
-            daemon.scheduler.modify_job("claims", next_run_time=datetime.now(UTC))  # the one claim job, run now
-            return "claim sweep started; claims are reported when they land"
-    return build_notifiers(app.settings, daemon.bus, daemon.control, query=QueryService(app.engine, coins),
-                           claim=claim, coins=coins)
+    attach_activity_log(runtime.daemon.bus, coins_of(app.settings))
+    return runtime.notifiers
 
 
 def register(cli: click.Group) -> None:
@@ -81,8 +70,7 @@ def register(cli: click.Group) -> None:
     def run(ctx: Ctx, live: bool, rounds: int | None, logfile: str | None, logfile_max_mb: float,
             logfile_backups: int) -> None:
         """Run the daemon until Ctrl-C / SIGTERM: poll Allora, bet before each lock, reconcile, claim."""
-        from bot.app import startup_checks
-        from bot.app import build_runtime
+        from bot.app import build_runtime, startup_checks
         from bot.engine.runner import run_until_stopped
         from bot.logs import add_logfile, enable_activity
         from strategies.registry import check_strategy_config

@@ -33,7 +33,14 @@ class Runtime:
     control: Any = None  # bot.engine.control.Control
     metrics: Any = None  # bot.metrics.Metrics
     api_url: str | None = None  # where the API, dashboard and /metrics are served (None: not enabled)
+    notifiers: Any = None  # started with the daemon (``start``), closed after it
     services: list[Callable[[], None]] = field(default_factory=list)  # stopped after the daemon, last first
+
+    def start(self) -> None:
+        """Start the notifiers (so they see DaemonStarted), then the daemon."""
+        if self.notifiers is not None:
+            self.notifiers.start()
+        self.daemon.start()
 
     def stop(self) -> None:
         self.daemon.stop()
@@ -55,7 +62,7 @@ def run_until_stopped(runtime: Runtime, *, max_rounds: int | None = None, instal
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
     try:
-        runtime.daemon.start()
+        runtime.start()
         while not stop.wait(0.5):
             if max_rounds is not None and runtime.daemon.stats.rounds_seen > max_rounds:
                 break
