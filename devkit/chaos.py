@@ -140,8 +140,7 @@ def _control(world: Any) -> Any:
 def _final(world: Any, workdir: Path, settings: Any, account: str, balance_start: int, kills: int,
            proxy: Any) -> dict[str, Any]:
     """Let every bet round close, claim and reconcile in-process, then count."""
-    from bot.app import build_app
-    from bot.app import build_reconcilers
+    from bot.app import build_app, build_reconcilers
 
     os.environ[settings.wallet.private_key_env] = world.bot_key
     try:
