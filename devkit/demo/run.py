@@ -20,9 +20,9 @@ from typing import Any
 import requests
 from sqlalchemy import select
 
+from bot.app import build_app, build_runtime
 from bot.config import Settings, parse_settings
 from bot.domain import Position
-from bot.app import build_app, build_runtime
 from bot.store.db import session_scope
 from bot.store.journal import Intent
 from bot.store.outcomes import RoundOutcome, Settlement
