@@ -11,11 +11,15 @@ SIGTERM and SIGINT stop every process these commands started, at any moment of t
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
 from bot.cli.common import EXIT, emit, json_option
+
+INTERRUPTED = 130  # what bot.cli.main returns for Ctrl-C
 
 
 def register(cli: click.Group) -> None:
@@ -41,13 +45,26 @@ def _register_demo(cli: click.Group) -> None:
         from devkit.demo.run import print_report, run_demo
         from devkit.devnet.procs import stop_on_signals
 
-        with stop_on_signals():  # before the first child (anvil) starts
+        with stop_on_signals(), _interruptible():  # before the first child (anvil) starts
             report = run_demo(rounds=rounds, interval=interval, workdir=Path(workdir),
                               live_view=False if (plain or as_json) else None,
                               dialect="v2.1" if dialect == "v2.1" else "v2")
         emit(report, as_json, lambda: print_report(report))
         if not report["pnl"]["equal"]:
             raise click.exceptions.Exit(EXIT["error"])
+
+
+@contextlib.contextmanager
+def _interruptible() -> Iterator[None]:
+    """SIGTERM/SIGINT during the command: one line and exit 130 (as ``bot.cli.main`` does for Ctrl-C), once every
+    process the command started is stopped (the ``with`` blocks inside have unwound)."""
+    from devkit.devnet.procs import Stopped
+
+    try:
+        yield
+    except Stopped as stop:
+        click.echo(f"interrupted ({stop}): stopped everything it had started", err=True)
+        raise click.exceptions.Exit(INTERRUPTED) from None
 
 
 def _state_dir_option(fn):  # type: ignore[no-untyped-def]
@@ -82,7 +99,7 @@ def _register_devnet(cli: click.Group) -> None:
         from devkit.devnet.procs import stop_on_signals
 
         opts = UpOptions(Path(state_dir), anvil_port, allora_port, interval, crowd=not no_crowd)
-        with stop_on_signals():
+        with stop_on_signals(), _interruptible():
             state = start(opts, say=(lambda line: None) if as_json else lambda line: click.echo(f"devnet: {line}"))
         default = Path(state_dir) == Path("data/devnet") and (anvil_port, allora_port, interval) == (
             DEFAULT_ANVIL_PORT, DEFAULT_ALLORA_PORT, DEFAULT_INTERVAL)
