@@ -167,7 +167,7 @@ class TxSender:
             "max_fee_wei": fees.ceiling_cost_per_gas,
             "priority_fee_wei": fees.priority_fee,
         }
-        with hotjournal.write(engine_of(self.sessions)) as conn:
+        with hotjournal.write(engine_of(self.sessions), self.address) as conn:
             attempt_id = hotjournal.insert_attempt(conn, fields, time.time())
         self.budget.journaled(tx_hash)
         return attempt_id
@@ -196,7 +196,7 @@ class TxSender:
         return "rejected", text
 
     def mark_attempt(self, attempt_id: int, status: str) -> None:
-        with hotjournal.write(engine_of(self.sessions)) as conn:
+        with hotjournal.write(engine_of(self.sessions), self.address) as conn:
             hotjournal.mark_attempt(conn, attempt_id, status)
 
     # -- receipts ---------------------------------------------------------------------------------------------------
@@ -309,5 +309,5 @@ class TxSender:
             time.sleep(poll)
 
     def finish_attempt(self, attempt_id: int, receipt: Receipt) -> None:
-        with hotjournal.write(engine_of(self.sessions)) as conn:
+        with hotjournal.write(engine_of(self.sessions), self.address) as conn:
             hotjournal.mine_attempt(conn, receipt.tx_hash, receipt.status, receipt.block_number, receipt.gas_cost_wei)

@@ -129,7 +129,7 @@ def _open_intent(
     checked against the caps again; anything else is a duplicate.
     """
     now = time.time()
-    with hotjournal.write(engine) as conn:
+    with hotjournal.write(engine, account) as conn:
         row = hotjournal.round_intent(conn, req.market.name, req.epoch, account)
         if row is not None:
             if not (adopt and row.state is IntentState.INTENDED):
@@ -163,9 +163,10 @@ def _open_intent(
         return Opened(created, True, denied is None, denied)
 
 
-def _move(engine: Engine, intent_id: int, state: IntentState, reason: str | None = None, **attrs: Any) -> None:
-    """One lifecycle move, in its own durable transaction."""
-    with hotjournal.write(engine) as conn:
+def _move(engine: Engine, account: str, intent_id: int, state: IntentState, reason: str | None = None,
+          **attrs: Any) -> None:
+    """One lifecycle move of ``account``'s intent, in its own durable transaction."""
+    with hotjournal.write(engine, account) as conn:
         hotjournal.transition(conn, intent_id, state, time.time(), reason, **attrs)
 
 
@@ -195,7 +196,7 @@ class PaperExecutor:
             return BetResult(opened.row.id, IntentState.FAILED, f"spending cap: {opened.denied}")
         if not opened.created:
             return BetResult(opened.row.id, opened.row.state, "already decided for this round", duplicate=True)
-        _move(self.engine, opened.row.id, IntentState.PAPER, "simulated fill at decision-time pools")
+        _move(self.engine, self.account, opened.row.id, IntentState.PAPER, "simulated fill at decision-time pools")
         return BetResult(opened.row.id, IntentState.PAPER, "paper fill",
                          latency=time.perf_counter() - req.fired_at if req.fired_at else None)
 
@@ -260,10 +261,10 @@ class LiveExecutor:
             try:
                 self.ensure_allowance(req.market, row.amount_wei)  # after the caps passed and the intent is journaled
             except PolicyRefusal as exc:  # needs a human: journaled as the intent's failure, then raised (pause)
-                _move(self.engine, row.id, IntentState.FAILED, f"token approval: signer refused: {exc}")
+                _move(self.engine, self.account, row.id, IntentState.FAILED, f"token approval: signer refused: {exc}")
                 raise
             except (TemporaryError, RevertError, OperationalError) as exc:
-                _move(self.engine, row.id, IntentState.FAILED, f"token approval: {exc}")
+                _move(self.engine, self.account, row.id, IntentState.FAILED, f"token approval: {exc}")
                 return BetResult(row.id, IntentState.FAILED, f"token approval: {exc}")
         tx = req.market.build_bet(req.position, req.epoch, req.amount)
         self._wait_for_start(req)
@@ -319,18 +320,18 @@ class LiveExecutor:
     ) -> BetResult:
         now, error = checks
         if now >= last_bettable_second(req.lock_ts):
-            _move(self.engine, intent_id, IntentState.TOO_LATE, "chain time at or past lock - 1: not sent")
+            _move(self.engine, self.account, intent_id, IntentState.TOO_LATE, "chain time at or past lock - 1: not sent")
             return BetResult(intent_id, IntentState.TOO_LATE, "too late to send")
         if isinstance(error, AlreadyBet):
             reason = f"not sent: {error}"
-            _move(self.engine, intent_id, IntentState.FAILED, reason)
+            _move(self.engine, self.account, intent_id, IntentState.FAILED, reason)
             return BetResult(intent_id, IntentState.FAILED, reason, duplicate=True)
         if isinstance(error, RevertError):
             state = IntentState.TOO_LATE if error.reason in LATE_REASONS else IntentState.REVERTED
-            _move(self.engine, intent_id, state, f"pre-flight: {error.reason}")
+            _move(self.engine, self.account, intent_id, state, f"pre-flight: {error.reason}")
             return BetResult(intent_id, state, error.reason)
         if isinstance(error, TemporaryError):
-            _move(self.engine, intent_id, IntentState.FAILED, f"pre-flight unavailable: {error}")
+            _move(self.engine, self.account, intent_id, IntentState.FAILED, f"pre-flight unavailable: {error}")
             return BetResult(intent_id, IntentState.FAILED, str(error))
         sent = self._send(intent_id, req, tx)
         if isinstance(sent, BetResult):
@@ -363,20 +364,20 @@ class LiveExecutor:
             sent = self.sender.submit(tx, req.market.name, intent_id=intent_id, may_resign=may_resign,
                                       step=self._step, mark=req.mark)
         except PolicyRefusal as exc:
-            _move(self.engine, intent_id, IntentState.FAILED, f"signer refused: {exc}")
+            _move(self.engine, self.account, intent_id, IntentState.FAILED, f"signer refused: {exc}")
             raise
         except AlreadyBet as exc:
             reason = f"not re-signed: {exc}"
-            _move(self.engine, intent_id, IntentState.FAILED, reason)
+            _move(self.engine, self.account, intent_id, IntentState.FAILED, reason)
             return BetResult(intent_id, IntentState.FAILED, reason, duplicate=True)
         except NotSent as exc:
-            _move(self.engine, intent_id, IntentState.FAILED, f"broadcast {exc.outcome}: {str(exc)[:160]}")
+            _move(self.engine, self.account, intent_id, IntentState.FAILED, f"broadcast {exc.outcome}: {str(exc)[:160]}")
             return BetResult(intent_id, IntentState.FAILED, str(exc)[:160], exc.tx_hash)
         except (TemporaryError, OperationalError) as exc:
-            _move(self.engine, intent_id, IntentState.FAILED, f"could not sign: {exc}")
+            _move(self.engine, self.account, intent_id, IntentState.FAILED, f"could not sign: {exc}")
             return BetResult(intent_id, IntentState.FAILED, str(exc))
         self.last_accepted_latency = time.perf_counter() - sent.handed_at
-        _move(self.engine, intent_id, IntentState.SENT, "", handed_at=time.time())
+        _move(self.engine, self.account, intent_id, IntentState.SENT, "", handed_at=time.time())
         return sent
 
     # -- watching -----------------------------------------------------------------------------------------------------
@@ -429,7 +430,7 @@ class LiveExecutor:
             why = self._revert_reason(req, tx, receipt.block_number)
             state = IntentState.TOO_LATE if why in LATE_REASONS else IntentState.REVERTED
             reason = f"mined and reverted: {why}"  # the gas it burnt is in gas_cost_wei
-        with hotjournal.write(self.engine) as conn:
+        with hotjournal.write(self.engine, self.account) as conn:
             hotjournal.mine_attempt(conn, tx_hash, receipt.status, receipt.block_number, receipt.gas_cost_wei, intent_id)
             hotjournal.transition(conn, intent_id, state, time.time(), reason, **attrs)
         return BetResult(intent_id, state, why, tx_hash)
@@ -446,16 +447,16 @@ class LiveExecutor:
     def _unresolved(self, intent_id: int, req: BetRequest) -> BetResult:
         entry = req.market.ledger(req.epoch, self.account)
         if entry.amount > 0:
-            _move(self.engine, intent_id, IntentState.LANDED, "bet found in ledger; receipt not seen")
+            _move(self.engine, self.account, intent_id, IntentState.LANDED, "bet found in ledger; receipt not seen")
             return BetResult(intent_id, IntentState.LANDED, "ledger")
-        _move(self.engine, intent_id, IntentState.DROPPED, "not mined before lock")
+        _move(self.engine, self.account, intent_id, IntentState.DROPPED, "not mined before lock")
         return BetResult(intent_id, IntentState.DROPPED, "not mined before lock")
 
     # -- ownership: recovery and hand-overs ----------------------------------------------------------------------------
     def _adopt(self, rows: list[IntentRow]) -> list[IntentRow]:
         """Take ownership of ``rows`` (we hold the account lock: their previous owner is gone, or handed them over)."""
         adopted = []
-        with hotjournal.write(self.engine) as conn:
+        with hotjournal.write(self.engine, self.account) as conn:
             for row in rows:
                 if row.owner == self.owner or hotjournal.claim_intent(conn, row.id, self.owner, row.owner, time.time()):
                     adopted.append(row)
@@ -476,7 +477,7 @@ class LiveExecutor:
             req = BetRequest(market=markets[row.market], epoch=row.epoch, position=Position(row.position),
                              amount=row.amount_wei, lock_ts=row.lock_ts, origin="manual", fired_at=time.perf_counter())
             now = time.time()
-            with hotjournal.write(self.engine) as conn:
+            with hotjournal.write(self.engine, self.account) as conn:
                 denied = self.caps.check(conn, self.account, row.amount_wei, now, excluding=row.id) if self.caps else None
                 if denied:
                     hotjournal.transition(conn, row.id, IntentState.FAILED, now, f"spending cap: {denied}")
@@ -500,10 +501,10 @@ class LiveExecutor:
         if row.state is IntentState.INTENDED:  # nothing was signed for it: any bet in the ledger is not ours
             if bettable:
                 return self._drive_row(row, req, time.perf_counter())  # its ledger check refuses if a bet is there
-            _move(self.engine, intent_id, IntentState.TOO_LATE, "recovered after restart: round no longer bettable")
+            _move(self.engine, self.account, intent_id, IntentState.TOO_LATE, "recovered after restart: round no longer bettable")
             return BetResult(intent_id, IntentState.TOO_LATE, "recovered: too late")
         if market.ledger(epoch, self.account).amount > 0:
-            _move(self.engine, intent_id, IntentState.LANDED, "recovered: bet found in ledger")
+            _move(self.engine, self.account, intent_id, IntentState.LANDED, "recovered: bet found in ledger")
             return BetResult(intent_id, IntentState.LANDED, "recovered from ledger")
         # signed or sent: the same signed bytes may be rebroadcast safely (same nonce, same hash)
         if bettable:
@@ -513,13 +514,13 @@ class LiveExecutor:
                 raw, nonce = last
                 outcome, err = self.sender.broadcast_or_unknown(raw)
                 if outcome in ("sent", "known"):
-                    _move(self.engine, intent_id, IntentState.SENT, "rebroadcast after restart")
+                    _move(self.engine, self.account, intent_id, IntentState.SENT, "rebroadcast after restart")
                     return self.watch(intent_id, req, tx, nonce, None)
                 self.sender.nonces.resync(self.account)
-                _move(self.engine, intent_id, IntentState.DROPPED, f"rebroadcast refused: {err[:120]}")
+                _move(self.engine, self.account, intent_id, IntentState.DROPPED, f"rebroadcast refused: {err[:120]}")
                 return BetResult(intent_id, IntentState.DROPPED, err[:120])
         self.sender.nonces.resync(self.account)
-        _move(self.engine, intent_id, IntentState.DROPPED, "recovered after restart: not mined before lock")
+        _move(self.engine, self.account, intent_id, IntentState.DROPPED, "recovered after restart: not mined before lock")
         return BetResult(intent_id, IntentState.DROPPED, "recovered: not mined")
 
 

@@ -15,13 +15,16 @@ read back as the cursor's ``lastrowid``) and run on a DBAPI connection from the 
 
 Every write holds the journal's write lock from its first statement to its commit, so a concurrent writer makes us wait,
 never fail halfway, and the cap check, the uniqueness check and the insert see the same state: on SQLite
-``BEGIN IMMEDIATE`` (the database's write lock; busy_timeout), on PostgreSQL ``pg_advisory_xact_lock(JOURNAL_LOCK_KEY)``
+``BEGIN IMMEDIATE`` (the database's write lock; busy_timeout), on PostgreSQL ``pg_advisory_xact_lock`` of the
+account the write is for (``account_write_key``; the journal-wide ``JOURNAL_LOCK_KEY`` for a write that names none)
 as the transaction's first statement (released by the commit or rollback; READ COMMITTED then sees every write
-committed before it). Both serialise all journal writers of the database, across processes and hosts.
+committed before it). Both serialise the journal writers of one account, across processes and hosts: the daily cap
+and the round's uniqueness are per account, and every other move is a conditional UPDATE of one row.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sqlite3
 import time
@@ -42,12 +45,18 @@ STAKED_SINCE = (
     "SELECT amount_wei FROM intents WHERE account = ? AND created_at >= ? AND id != ? "
     "AND state IN ('intended', 'signed', 'sent', 'landed', 'paper')"
 )
-PNL_SINCE = "SELECT net_pnl_wei FROM settlements WHERE account = ? AND settled_at >= ? AND mode = ?"
-RECENT_RESULTS = (
-    "SELECT status FROM settlements WHERE account = ? AND mode = ? AND status IN ('won', 'lost', 'house-won') "
-    "ORDER BY epoch DESC LIMIT ?"
-)
 ROUND_INTENT = "SELECT id, state FROM intents WHERE market = ? AND epoch = ? AND account = ?"
+# The risk snapshot in one statement (one round trip on PostgreSQL instead of four): tagged rows, wei as exact text,
+# summed in Python. i: this round's intent (id, state); s: a stake counted by the daily cap; p: a realised PnL since
+# midnight; r: a recent result (epoch, status), newest first after sorting.
+RISK_SNAPSHOT = (
+    "SELECT 'i', CAST(id AS TEXT), state FROM intents WHERE market = ? AND epoch = ? AND account = ? "
+    "UNION ALL SELECT 's', amount_wei, '' FROM intents WHERE account = ? AND created_at >= ? "
+    "AND state IN ('intended', 'signed', 'sent', 'landed', 'paper') "
+    "UNION ALL SELECT 'p', net_pnl_wei, '' FROM settlements WHERE account = ? AND settled_at >= ? AND mode = ? "
+    "UNION ALL SELECT 'r', CAST(epoch AS TEXT), status FROM (SELECT epoch, status FROM settlements "
+    "WHERE account = ? AND mode = ? AND status IN ('won', 'lost', 'house-won') ORDER BY epoch DESC LIMIT ?) recent"
+)
 INTENT_COLUMNS = "id, market, epoch, account, mode, origin, position, amount_wei, state, owner, lock_ts, reason, tx_hash"
 ROUND_INTENT_ROW = f"SELECT {INTENT_COLUMNS} FROM intents WHERE market = ? AND epoch = ? AND account = ?"  # noqa: S608
 INTENT_BY_ID = f"SELECT {INTENT_COLUMNS} FROM intents WHERE id = ?"  # noqa: S608
@@ -90,10 +99,26 @@ MARK_SIGNED = (
 )
 
 
-# the PostgreSQL advisory lock every journal write transaction takes first (a fixed 64-bit key: "bot-jrnl")
+# the PostgreSQL advisory lock a journal write transaction takes first when it names no account (a fixed 64-bit key:
+# "bot-jrnl"); a write for an account takes that account's key instead (``account_write_key``)
 JOURNAL_LOCK_KEY = int.from_bytes(b"bot-jrnl", "big", signed=True)
 # (PostgreSQL: one round trip for both statements — no parameters, so psycopg sends it as a simple query)
 BEGIN_WRITE = {"sqlite": "BEGIN IMMEDIATE", "postgresql": f"BEGIN; SELECT pg_advisory_xact_lock({JOURNAL_LOCK_KEY})"}
+
+
+def account_write_key(account: str) -> int:
+    """The signed 64-bit advisory-lock key of journal writes for ``account`` (any chain: the daily caps are per
+    account). Its own namespace, so it never meets the account lock's session-level key (``bot.engine.account_lock``)
+    that the daemon holds while a CLI journals a hand-over for it."""
+    digest = hashlib.blake2b(f"bot-journal-write:{account.lower()}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+@lru_cache(maxsize=256)
+def _begin_account_write(account: str) -> str:
+    """PostgreSQL's BEGIN + this account's transaction-level advisory lock, one simple query (the key is an int we
+    computed, never text from outside)."""
+    return f"BEGIN; SELECT pg_advisory_xact_lock({account_write_key(account)})"
 
 
 class Cursor(Protocol):
@@ -202,11 +227,15 @@ def connection(engine: Engine) -> Iterator[Conn]:
 
 
 @contextmanager
-def write(engine: Engine) -> Iterator[Conn]:
+def write(engine: Engine, account: str | None = None) -> Iterator[Conn]:
     """One durable DB transaction under the journal's write lock: committed (fsync'd) on success, rolled back on any
-    error."""
+    error. SQLite: the database's write lock. PostgreSQL: ``account``'s advisory lock when the write is for one account
+    (all the bet path's writes are: the daily cap and the round's uniqueness are per account, so bots of other accounts
+    sharing the database never wait for it), else the journal-wide key."""
+    dialect = engine.dialect.name
     with connection(engine) as conn:
-        conn.execute(BEGIN_WRITE[engine.dialect.name])
+        conn.execute(_begin_account_write(account) if account is not None and dialect == "postgresql"
+                     else BEGIN_WRITE[dialect])
         try:
             yield conn
         except BaseException:
@@ -234,23 +263,6 @@ def staked_today(conn: Conn, account: str, now: float, excluding: int = -1) -> i
     return sum(int(r[0]) for r in rows)
 
 
-def pnl_today(conn: Conn, account: str, now: float, mode: str = "live") -> int:
-    """Realised net PnL (wei) of ``account``'s settlements that became final since midnight UTC."""
-    rows = conn.execute(PNL_SINCE, (account, int(day_start(now)), mode)).fetchall()
-    return sum(int(r[0]) for r in rows)
-
-
-def consecutive_losses(conn: Conn, account: str, mode: str = "live", limit: int = 100) -> int:
-    """Losses in a row, newest epoch first, up to the last win (refunds neither break nor extend a streak)."""
-    rows = conn.execute(RECENT_RESULTS, (account, mode, limit)).fetchall()
-    count = 0
-    for (status,) in rows:
-        if status == "won":
-            break
-        count += 1
-    return count
-
-
 @dataclass(frozen=True)
 class RiskSnapshot:
     """What the risk limits need from the journal, read in one go."""
@@ -265,15 +277,31 @@ class RiskSnapshot:
         return self.staked_today_wei, self.pnl_today_wei, self.consecutive_losses
 
 
-def risk_snapshot(engine: Engine, market: str, epoch: int, account: str, mode: str, now: float | None = None) -> RiskSnapshot:
+def risk_snapshot(engine: Engine, market: str, epoch: int, account: str, mode: str, now: float | None = None,
+                  limit: int = 100) -> RiskSnapshot:
+    """The round's intent, today's stakes (in-flight intents included), today's realised PnL and the losing streak,
+    read by one statement (``RISK_SNAPSHOT``)."""
     now = time.time() if now is None else now
+    start = day_start(now)
+    params = (market, epoch, account, account, start, account, int(start), mode, account, mode, limit)
     with connection(engine) as conn:
-        return RiskSnapshot(
-            intent_state(conn, market, epoch, account),
-            staked_today(conn, account, now),
-            pnl_today(conn, account, now, mode),
-            consecutive_losses(conn, account, mode),
-        )
+        rows = conn.execute(RISK_SNAPSHOT, params).fetchall()
+    intent, staked, pnl, recent = None, 0, 0, []
+    for tag, value, text in rows:
+        if tag == "i":
+            intent = (int(value), str(text))
+        elif tag == "s":
+            staked += int(value)
+        elif tag == "p":
+            pnl += int(value)
+        else:
+            recent.append((int(value), str(text)))
+    streak = 0
+    for _, status in sorted(recent, reverse=True):
+        if status == "won":
+            break
+        streak += 1
+    return RiskSnapshot(intent, staked, pnl, streak)
 
 
 # -- writes -------------------------------------------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 instant (``start + i * spacing``), so two such processes race trial by trial without paying the start-up each time.
 Prints one line per trial.
 
-- ``lock DB_URL CHAIN_ID ACCOUNT START SPACING TRIALS``: try the account lock; ``held`` (kept for a third of the
-  spacing, then released) or ``busy <holder json>``;
+- ``lock DB_URL CHAIN_ID ACCOUNT START SPACING TRIALS MARKS``: try the account lock; ``held`` (kept until both
+  processes have tried: a mark file each in the folder MARKS, then released) or ``busy <holder json>``;
 - ``intent DB_URL_TEMPLATE MARKET START SPACING TRIALS``: journal a 0.06-coin intent of account ``0xA<i>`` against a
   0.1/day cap in the database ``DB_URL_TEMPLATE.format(i=<trial>)`` for a market of its own (``MARKET-<pid>``);
   ``accepted`` or ``denied``;
@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 from bot.domain import Position
@@ -26,17 +27,24 @@ def wait_until(at: float) -> None:
         time.sleep(0.0005)
 
 
-def lock_trials(db_url: str, chain_id: int, account: str, start: float, spacing: float, trials: int) -> None:
+def lock_trials(db_url: str, chain_id: int, account: str, start: float, spacing: float, trials: int,
+                marks: str) -> None:
+    """Each trial: try the lock at the trial's instant, then leave a mark; a holder keeps the lock until both
+    processes have marked the trial (so the other's try always falls inside the hold: held + held is two holders)."""
     for i in range(trials):
         lock = AccountLock(db_url, chain_id, account, role="daemon")
         wait_until(start + i * spacing)
         try:
             lock.acquire()
         except AccountBusy as busy:
+            Path(marks, f"{i}.{os.getpid()}").touch()
             print("busy " + json.dumps(busy.holder), flush=True)
         else:
+            Path(marks, f"{i}.{os.getpid()}").touch()
+            deadline = time.time() + 60
+            while len(list(Path(marks).glob(f"{i}.*"))) < 2 and time.time() < deadline:
+                time.sleep(0.005)
             print("held", flush=True)
-            time.sleep(spacing / 3)
             lock.release()
 
 
@@ -78,7 +86,8 @@ def bet_trials(plan_path: str, host: int) -> None:
 
 mode = sys.argv[1]
 if mode == "lock":
-    lock_trials(sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5]), float(sys.argv[6]), int(sys.argv[7]))
+    lock_trials(sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5]), float(sys.argv[6]), int(sys.argv[7]),
+                sys.argv[8])
 elif mode == "intent":
     intent_trials(sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6]))
 elif mode == "bet":

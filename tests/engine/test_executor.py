@@ -1,4 +1,5 @@
-"""Live executor on anvil: journal-before-send, timing guard, pre-flight, duplicates, crashes at every step."""
+"""Live executor on anvil: journal-before-send, timing guard, pre-flight, duplicates, crashes at every step (SQLite and
+PostgreSQL: the killed child and the recovering process share the store)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,16 @@ def setup(chain, v2, tmp_path):
     key = chain.private_keys[5]
     executor, market, sessions, w3 = build_live(chain.url, v2.market_address, "v2", key, db_url)
     return chain, keeper, executor, market, sessions, db_url, key
+
+
+@pytest.fixture
+def store_setup(chain, v2, database_url):
+    """As ``setup``, on a fresh SQLite file or a fresh PostgreSQL database (the crash tests run on both)."""
+    keeper = Keeper(chain.w3, v2)
+    keeper.genesis_start(price=P)
+    key = chain.private_keys[5]
+    executor, market, sessions, w3 = build_live(chain.url, v2.market_address, "v2", key, database_url)
+    return chain, keeper, executor, market, sessions, database_url, key
 
 
 def request(market, epoch=1, amount=STAKE, position=Position.BULL):
@@ -146,8 +157,8 @@ def test_nonce_used_elsewhere_is_resigned_with_fresh_nonce(setup):
 
 
 @pytest.mark.parametrize("crash_at", ["after-intent", "after-sign", "after-broadcast"])
-def test_crash_at_each_step_never_double_bets(setup, crash_at):
-    chain, keeper, ex, market, sessions, db_url, key = setup
+def test_crash_at_each_step_never_double_bets(store_setup, crash_at):
+    chain, keeper, ex, market, sessions, db_url, key = store_setup
     rnd = market.round(1)
     chain.advance_to(rnd.start_timestamp + 1)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -168,8 +179,8 @@ def test_crash_at_each_step_never_double_bets(setup, crash_at):
     assert len(nonces) <= 1 and len(intents(sessions)) == 1
 
 
-def test_crash_after_sign_then_round_over_is_dropped_not_sent(setup):
-    chain, keeper, ex, market, sessions, db_url, key = setup
+def test_crash_after_sign_then_round_over_is_dropped_not_sent(store_setup):
+    chain, keeper, ex, market, sessions, db_url, key = store_setup
     rnd = market.round(1)
     chain.advance_to(rnd.start_timestamp + 1)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

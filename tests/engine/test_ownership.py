@@ -184,13 +184,13 @@ def test_v3_approves_only_after_the_caps(chain, v3, tmp_path) -> None:
 
 # -- one live sender per account ------------------------------------------------------------------------------------
 
-def test_two_processes_racing_for_one_account_one_wins(database_url) -> None:
+def test_two_processes_racing_for_one_account_one_wins(database_url, tmp_path) -> None:
     account = "0x" + "ab" * 20
     db_url = database_url
-    # the winner holds for a third of the spacing: long enough to overlap the loser's try, which on PostgreSQL
-    # includes opening a connection (tens of ms on a loaded 2-core machine)
-    spacing = "0.3" if db_url.startswith("sqlite") else "0.9"
-    results = _race("lock", db_url, "31337", account, str(time.time() + 4.0), spacing, str(TRIALS))
+    # the winner holds until the loser has tried too (mark files), however long the loser's try takes on a loaded
+    # machine (on PostgreSQL it opens a connection): two "held" in one trial can only mean two holders at once
+    spacing = "0.3" if db_url.startswith("sqlite") else "0.5"
+    results = _race("lock", db_url, "31337", account, str(time.time() + 4.0), spacing, str(TRIALS), str(tmp_path))
     print(f"lock race ({db_url.split(':')[0]}): {TRIALS} trials, "
           f"outcomes {sorted({tuple(sorted(r.split(' ')[0] for r in t)) for t in results})}")
     for trial in results:
@@ -275,7 +275,7 @@ def test_second_daemon_refuses_and_a_manual_bet_goes_through_the_running_daemon(
         assert entry[0] == int(Position.BEAR) and entry[1] == 2 * MILLI
         again = _main("-c", cfg, "bet", "bull", "--market", "m1", "--amount", "0.002", "--live", "--yes", key=key)
         assert again.returncode == 6 and chain.w3.eth.get_transaction_count(account) == nonce + 1
-        claim = _main("-c", cfg, "claim", key=key)  # a claim is a live send too: the daemon claims by itself
+        claim = _main("-c", cfg, "claim", "--live", "--yes", key=key)  # a claim is a live send too: the daemon claims by itself
         assert claim.returncode == 4 and "in use by another live process" in claim.stderr
     finally:
         daemon.send_signal(signal.SIGTERM)
