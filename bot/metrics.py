@@ -211,6 +211,8 @@ class Metrics:
         for market in markets:
             for outcome in OUTCOMES:
                 self.bets.labels(market, outcome)
+            for reason in ("paused", "stop-entry"):  # the control state's reasons: shown at 0 from the start
+                self.skips.labels(market, reason)
             self.risk_halts.labels(market)
         for state in STATES:
             self.state_changes.labels(state)

@@ -48,7 +48,7 @@ class ApiServer:
             for sock in server.sockets:
                 self.port = int(sock.getsockname()[1])
                 break
-        log.warning("API, dashboard and /metrics on %s", self.url)
+        log.info("API, dashboard and /metrics on %s", self.url)
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
