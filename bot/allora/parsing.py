@@ -397,6 +397,24 @@ def parse_is_active(raw: bytes) -> bool | Rejection:
     return result
 
 
+def parse_reputer_nonces(raw: bytes) -> list[int] | Rejection:
+    """Block heights of an emissions ``unfulfilled_reputer_nonces`` response, oldest first."""
+
+    def run() -> list[int]:
+        outer = _field(_dict(_load(raw), "response"), "nonces")
+        items = _field(outer, "nonces") if isinstance(outer, dict) else outer
+        if items is None:
+            return []
+        if not isinstance(items, list):
+            raise _bad("nonces: expected a list")
+        heights = {_as_int(_field(_field(item, "reputer_nonce"), "block_height"), "reputer_nonce.block_height")
+                   for item in items}
+        return sorted(heights)
+
+    result: list[int] | Rejection = _run(run)
+    return result
+
+
 _TOPIC_TYPES = {0: "unspecified", 1: "regression", 2: "classification"}
 _ARITIES = {0: "unspecified", 1: "single", 2: "multi"}
 

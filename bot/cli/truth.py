@@ -19,11 +19,14 @@ def register(cli: click.Group) -> None:
     @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port (default truth.port).")
     @pass_ctx
     def serve_cmd(ctx: Ctx, host: str | None, port: int | None) -> None:
-        """GroundTruthEndpoint (/gt?block={BlockHeight}&topic={TopicId}&token={Token}), the labeled route, and
-        the loss service (POST /calculate, POST /is_never_negative). Ctrl-C stops it."""
+        """GroundTruthEndpoint (/gt?block={BlockHeight}&topic={TopicId}&token={Token}), the labeled route, the
+        loss service (POST /calculate, POST /is_never_negative) and /health. Prints one line with the URLs, logs
+        every request. Ctrl-C stops it."""
+        from bot.app import build_app
         from bot.truth.service import serve
 
-        serve(ctx.settings, host=host, port=port)
+        app = build_app(ctx.settings, live=False, connect_chains=False, need_key=False)  # the one database engine
+        serve(ctx.settings, host=host, port=port, engine=app.engine)
 
     @cli.group("report")
     def report() -> None:

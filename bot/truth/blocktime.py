@@ -111,8 +111,8 @@ class SdkBlockTimes:
             self._loop = loop
         assert self._lock is not None
         async with self._lock:
-            if self._client is None:
-                self._client = self._make_client()
+            if self._client is None:  # building the SDK client takes seconds of CPU: never on the event loop
+                self._client = await asyncio.to_thread(self._make_client)
             query = self._client.tendermint.query
             session = getattr(query, "session", None)
             if session is not None and not self._session_entered:
@@ -143,6 +143,21 @@ class SdkBlockTimes:
                 raise TemporaryError(f"node answered block {got} when asked for block {height}")
             return _to_unix(when)
         raise UnknownBlockError(height, "response has no block header time")
+
+    async def latest_height(self) -> int:
+        """Height of the node's latest block (the readiness probe: is the Allora node answering?)."""
+        from allora_sdk.rpc_client.protos.cosmos.base.tendermint.v1beta1 import GetLatestBlockRequest
+
+        query = await self._query()
+        try:
+            resp = await query.get_latest_block(GetLatestBlockRequest())
+        except Exception as exc:  # translate httpx / grpclib errors at the adapter edge
+            raise TemporaryError(f"cannot read the latest Allora block: {type(exc).__name__}: {exc}") from exc
+        for block in (getattr(resp, "sdk_block", None), getattr(resp, "block", None)):
+            height = int(getattr(getattr(block, "header", None), "height", 0) or 0)
+            if height:
+                return height
+        raise TemporaryError("the latest Allora block has no header height")
 
     async def aclose(self) -> None:
         client, self._client = self._client, None

@@ -15,13 +15,16 @@ Value sources, in order:
 2. otherwise a price-at-time source for the topic's asset (ccxt candles) — source ``exchange:<id>:<symbol>``.
 
 Nothing is served before ``target + finality_lag_seconds`` (wall clock); refundable rounds (never executed, no close
-price) are skipped.
+price) are skipped. A price that is missing ``round_grace_seconds`` after ``target`` (or a gap in the exchange's
+history) will never come: that epoch is answered 404, not 425, so a reputer that submits nonces strictly oldest first
+moves on instead of retrying it forever. Final values are kept in memory (``MEMO_SIZE`` epochs): they never change.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
@@ -36,10 +39,11 @@ from bot.errors import BotError, TemporaryError
 from bot.store.db import session_scope
 from bot.store.outcomes import RoundOutcome
 from bot.truth.blocktime import BlockTimeSource, UnknownBlockError
-from bot.truth.prices import PriceNotAvailableError, PriceSource
+from bot.truth.prices import NoPriceError, PriceNotAvailableError, PriceSource
 from bot.truth.topics import TopicSpec, labeled_values, token_matches
 
 LOG_RETURN_PLACES = Decimal("1e-18")
+MEMO_SIZE = 4096
 
 
 class TruthError(BotError):
@@ -234,6 +238,17 @@ class GroundTruthResolver:
         self.round_grace = round_grace_seconds
         self.finality_lag = finality_lag_seconds
         self.clock = clock
+        self._final: OrderedDict[tuple[int, int, bool], GroundTruth] = OrderedDict()
+
+    def final_value(self, topic_id: int, block_height: int) -> GroundTruth | None:
+        """The memoised final ground truth of an epoch, if it was resolved already."""
+        return self._final.get((topic_id, block_height, False)) or self._final.get((topic_id, block_height, True))
+
+    def _remember(self, key: tuple[int, int, bool], truth: GroundTruth) -> GroundTruth:
+        self._final[key] = truth
+        while len(self._final) > MEMO_SIZE:
+            self._final.popitem(last=False)
+        return truth
 
     def topic(self, topic_id: int) -> TopicSpec:
         spec = self.topics.get(topic_id)
@@ -261,6 +276,14 @@ class GroundTruthResolver:
             raise BadTruthRequest(f"block height must be >= 1, got {block_height}")
         if not token_matches(token, spec.asset):
             raise BadTruthRequest(f"token {token!r} does not match topic {topic_id} asset {spec.asset}")
+        key = (topic_id, block_height, need_direction or spec.kind != "price")
+        memo = self._final.get(key)
+        if memo is not None:
+            self._final.move_to_end(key)
+            return memo
+        return self._remember(key, await self._resolve(spec, block_height, need_direction))
+
+    async def _resolve(self, spec: TopicSpec, block_height: int, need_direction: bool) -> GroundTruth:
         anchor, target = await self.window(spec, block_height)
         now = self.clock()
         ready_at = target + self.finality_lag
@@ -271,9 +294,8 @@ class GroundTruthResolver:
         match = await self._round(spec, anchor, target)
         if match is not None:
             if match.final:
-                return GroundTruth(
-                    topic_id, block_height, spec.kind, anchor, target, match.lock_price, match.close_price, match.source
-                )
+                return GroundTruth(spec.topic_id, block_height, spec.kind, anchor, target, match.lock_price,
+                                   match.close_price, match.source)
             if now < target + self.round_grace:
                 raise NotFinalError(f"{match.source} covers this epoch but is not final yet", retry_after=30)
         return await self._from_prices(spec, block_height, anchor, target, need_direction)
@@ -303,7 +325,12 @@ class GroundTruthResolver:
         try:
             end = await source.price_at(target)
             start = end if spec.kind == "price" and not need_direction else await source.price_at(anchor)
+        except NoPriceError as exc:
+            raise UnknownEpochError(f"no price for [{anchor}, {target}] will ever be served: {exc}") from exc
         except PriceNotAvailableError as exc:
+            if self.clock() >= target + self.round_grace:
+                raise UnknownEpochError(f"no price for [{anchor}, {target}] {self.round_grace}s after the epoch "
+                                        f"ended: none will come ({exc})") from exc
             raise NotFinalError(str(exc), retry_after=30) from exc
         except TemporaryError as exc:
             raise SourceUnavailableError(str(exc), retry_after=60) from exc

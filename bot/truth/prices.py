@@ -27,6 +27,10 @@ class PriceNotAvailableError(BotError):
     """No final price for this time yet (the time has not passed, or the exchange has not published the candle)."""
 
 
+class NoPriceError(BotError):
+    """The source will never have a price for this time (a gap in the exchange's history well after the fact)."""
+
+
 @dataclass(frozen=True, slots=True)
 class PriceQuote:
     price: Decimal
@@ -120,7 +124,8 @@ class CcxtPriceSource:
         if best is None or ts - best[0] > self.max_staleness:
             if self.clock() < boundary + self.settle_seconds + 60:
                 raise PriceNotAvailableError(f"{self.label}: no candle ending at or before {ts} yet")
-            raise TemporaryError(f"{self.label}: no candle within {self.max_staleness}s before {ts} (exchange gap?)")
+            raise NoPriceError(f"{self.label}: no candle within {self.max_staleness}s before {ts} (a gap in the "
+                               "exchange's history)")
         return PriceQuote(to_price(best[1]), best[0], self.label)
 
     async def aclose(self) -> None:

@@ -16,7 +16,13 @@ Routes (``{...}`` = what the offchain node substitutes; every parameter may also
     ``ztae``/``zptae`` need ``options.std``, or ``options.topic_id`` to estimate it from the topic's recent rounds.
 ``POST /is_never_negative`` ``{"options": {"loss_method": "..."}}`` -> ``{"is_never_negative": true}``
     ``/labeled/calculate`` and ``/labeled/is_never_negative`` are the same (for ``LabeledLossFunctionService``).
-``GET /health``; ``GET /offchain-node-config?topic=N`` -> a ready reputer entry for the offchain node's config.json.
+``GET /health``: 200 ``"ok"`` only when every topic is ready (``bot.truth.readiness``: a value source, the Allora
+    node and the price source answering, the oldest open reputer nonce answered), else 503 with each topic's reasons.
+``GET /offchain-node-config?topic=N`` -> a ready reputer entry for the offchain node's config.json.
+
+Every request is logged (one redacted line: method, path and query, status, milliseconds, source); ``truth serve``
+prints one start-up line with the URLs to give a reputer, and warms the open reputer nonces oldest first
+(``bot.truth.warm``) when ``allora.rpc_url`` is set. It reads the bot's database through the engine the app builds.
 
 allora-offchain-node reputer entry (the node fills ``{BlockHeight}``/``{TopicId}``, ``{Token}`` comes from the entry)::
 
@@ -34,14 +40,17 @@ topic={TopicId}&token={Token}"`` and ``"LabeledLossFunctionService": "http://127
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 
 from bot import wire
+from bot.redact import redact_text
 from bot.truth.groundtruth import (
     BadTruthRequest,
     GroundTruthResolver,
@@ -58,11 +67,15 @@ from bot.truth.losses import (
     resolve_method,
     to_float,
 )
+from bot.truth.readiness import Readiness
 from bot.truth.topics import TopicSpec, topics_from_settings
+from bot.truth.warm import NonceSource, Warmer
 
 log = logging.getLogger(__name__)
+request_log = logging.getLogger("bot.truth.requests")
 
 RESOLVER: web.AppKey[GroundTruthResolver] = web.AppKey("resolver", GroundTruthResolver)
+READINESS: web.AppKey[Readiness] = web.AppKey("readiness", Readiness)
 STD_WINDOW = 100
 
 GT_TEMPLATE = "{base}/gt?block={{BlockHeight}}&topic={{TopicId}}&token={{Token}}"
@@ -127,6 +140,17 @@ def _error_text(exc: TruthError) -> web.Response:
     return web.Response(status=exc.http_status, text=exc.reason + "\n", headers=headers)
 
 
+def _answered(request: web.Request, exc: TruthError) -> web.Response:
+    """The error answer of a ground-truth request, noted for ``/health`` when it names a served topic and block."""
+    try:
+        topic_id, block, _ = _gt_params(request)
+    except TruthError:
+        topic_id = block = -1
+    if topic_id in request.app[RESOLVER].topics:
+        request.app[READINESS].record(topic_id, block, exc.http_status, exc.reason)
+    return _error_text(exc)
+
+
 def _json_error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
@@ -143,7 +167,8 @@ async def ground_truth(request: web.Request) -> web.Response:
             raise BadTruthRequest(f"topic {topic_id} is multi-label: use LabeledGroundTruthEndpoint (/gt/labeled)")
         truth = await resolver.resolve(topic_id, block, token)
     except TruthError as exc:
-        return _error_text(exc)
+        return _answered(request, exc)
+    request.app[READINESS].record(topic_id, block, 200)
     headers = {
         "X-Truth-Source": truth.source,
         "X-Truth-Anchor": str(truth.anchor_ts),
@@ -164,7 +189,8 @@ async def labeled_ground_truth(request: web.Request) -> web.Response:
         except ValueError as exc:
             raise BadTruthRequest(f"topic {topic_id}: {exc}") from None
     except TruthError as exc:
-        return _error_text(exc)
+        return _answered(request, exc)
+    request.app[READINESS].record(topic_id, block, 200)
     headers = {"X-Truth-Source": truth.source, "X-Truth-Anchor": str(truth.anchor_ts),
                "X-Truth-Target": str(truth.target_ts)}
     return web.json_response(body, headers=headers)
@@ -276,13 +302,8 @@ async def never_negative(request: web.Request) -> web.Response:
 
 
 async def health(request: web.Request) -> web.Response:
-    resolver = request.app[RESOLVER]
-    topics = [
-        {"topic_id": t.topic_id, "name": t.name, "kind": t.kind, "horizon_seconds": t.horizon_seconds,
-         "asset": t.asset, "markets": list(t.markets)}
-        for t in resolver.topics.values()
-    ]
-    return web.json_response({"status": "ok", "topics": topics, "price_sources": sorted(resolver.prices)})
+    status, body = await request.app[READINESS].report()
+    return web.json_response(body, status=status)
 
 
 async def offchain_node_config(request: web.Request) -> web.Response:
@@ -297,10 +318,62 @@ async def offchain_node_config(request: web.Request) -> web.Response:
     return web.json_response({"reputer": [reputer_config(base, spec, method)]})
 
 
-def build_app(resolver: GroundTruthResolver, *, close_resolver: bool = True) -> web.Application:
-    """The aiohttp application; closes the resolver's sources on shutdown when ``close_resolver``."""
-    app = web.Application(client_max_size=wire.SERVICE_REQUEST.max_bytes)
+LOGGED_PARAMS = frozenset({"block", "block_height", "blockheight", "height", "topic", "topic_id", "topicid", "token",
+                           "loss_method", "method"})
+
+
+def _shown_path(request: web.Request) -> str:
+    """The path and query as logged: our own parameters as sent (``token`` is the asset), any other value masked."""
+    query = "&".join(f"{k}={v}" if k.lower() in LOGGED_PARAMS else f"{k}=***" for k, v in request.query.items())
+    return request.path + (f"?{query}" if query else "")
+
+
+@web.middleware
+async def log_requests(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """One line per request: method, path and query (redacted), status, milliseconds, and the value's source."""
+    started = time.perf_counter()
+    status = 500
+    source = ""
+    try:
+        response = await handler(request)
+        status = response.status
+        source = response.headers.get("X-Truth-Source", "")
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        ms = (time.perf_counter() - started) * 1000
+        line = f"{request.method} {_shown_path(request)} -> {status} {ms:.1f} ms" + (f" {source}" if source else "")
+        request_log.info("%s", redact_text(line))
+
+
+def build_app(
+    resolver: GroundTruthResolver,
+    *,
+    close_resolver: bool = True,
+    nonces: NonceSource | None = None,
+    warm_seconds: float = 5.0,
+) -> web.Application:
+    """The aiohttp application; closes the resolver's sources on shutdown when ``close_resolver``. With ``nonces``
+    (the topics' open reputer nonces), a background warmer resolves them oldest first every ``warm_seconds``."""
+    app = web.Application(client_max_size=wire.SERVICE_REQUEST.max_bytes, middlewares=[log_requests])
     app[RESOLVER] = resolver
+    readiness = Readiness(resolver, clock=resolver.clock)
+    app[READINESS] = readiness
+    if nonces is not None:
+        warmer = Warmer(resolver, readiness, nonces)
+
+        async def _warm(_app: web.Application) -> AsyncIterator[None]:
+            task = asyncio.create_task(warmer.run(warm_seconds))
+            yield
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+        app.cleanup_ctx.append(_warm)
     r = app.router
     r.add_get("/gt", ground_truth)
     r.add_get("/gt/labeled", labeled_ground_truth)
@@ -393,6 +466,7 @@ def start_in_thread(resolver: GroundTruthResolver, host: str = "127.0.0.1", port
 def build_resolver(
     settings: Any,
     *,
+    engine: Any = None,
     block_times: Any = None,
     prices: Mapping[str, Any] | None = None,
     **overrides: Any,
@@ -400,25 +474,32 @@ def build_resolver(
     """A resolver wired from ``bot.config.Settings``: the bot DB's rounds, Allora block times through the SDK (cached
     in the same DB), and ccxt candles of ``truth.exchange`` for each topic asset (quote from ``truth.symbol``).
 
+    ``engine``: the SQLAlchemy engine the app built (``bot.app.build_app(...).engine``); the truth service never opens
+    or migrates a database of its own — without one, the app's own builder provides it.
+
     Tuning (``overrides``, else ``settings.truth.<name>`` when that field exists, else the default):
     ``tolerance_seconds`` (15), ``round_grace_seconds`` (600), ``finality_lag_seconds`` (5), ``timeframe`` ("1m").
     """
     from bot.config import ConfigError
-    from bot.store.db import make_engine, session_factory
+    from bot.store.db import session_factory
     from bot.truth.blocktime import CachedBlockTimes, SdkBlockTimes
     from bot.truth.prices import make_ccxt_sources
 
     specs = topics_from_settings(settings)
     if not specs:
         raise ConfigError("allora.topics is empty: the truth service has no topic to serve")
-    factory = session_factory(make_engine(settings.database_url))
+    if block_times is None and not settings.allora.rpc_url:
+        raise ConfigError("allora.rpc_url must be set (rest+https://... or grpc+https://...) to map Allora block "
+                          "heights to times for ground truth")
+    if engine is None:
+        from bot.app import build_app as build_bot_app
+
+        engine = build_bot_app(settings, live=False, connect_chains=False, need_key=False).engine
+    factory = session_factory(engine)
     if block_times is None:
-        url = settings.allora.rpc_url
-        if not url:
-            raise ConfigError("allora.rpc_url must be set (rest+https://... or grpc+https://...) to map Allora block "
-                              "heights to times for ground truth")
-        block_times = CachedBlockTimes(SdkBlockTimes(url, chain_id=settings.allora.network),
+        block_times = CachedBlockTimes(SdkBlockTimes(settings.allora.rpc_url, chain_id=settings.allora.network),
                                        session_factory=factory, network=settings.allora.network)
+
     def tuning(name: str, default: Any) -> Any:
         return overrides.get(name, getattr(settings.truth, name, default))
 
@@ -433,12 +514,40 @@ def build_resolver(
     )
 
 
-def serve(settings: Any, *, host: str | None = None, port: int | None = None, **resolver_kwargs: Any) -> None:
-    """``allora-bot truth serve``: run the service in the foreground until interrupted (``settings.truth`` address)."""
-    resolver = build_resolver(settings, **resolver_kwargs)
+def startup_line(base_url: str, topics: Mapping[int, TopicSpec], warming: bool) -> str:
+    """The one line ``truth serve`` prints once it listens: what to put in a reputer's config."""
+    base = base_url.rstrip("/")
+    served = ", ".join(f"{t.topic_id} {t.name} ({t.kind}, {t.horizon_seconds}s)" for t in topics.values())
+    return (f"truth service on {base}: GroundTruthEndpoint {GT_TEMPLATE.format(base=base)} | LossFunctionService "
+            f"{base} | health {base}/health | topics {served}"
+            + (" | open reputer nonces warmed oldest first" if warming else ""))
+
+
+def chain_nonces(settings: Any) -> NonceSource | None:
+    """Open reputer nonces read from ``allora.rpc_url`` through allora-sdk (None without an Allora node)."""
+    if not settings.allora.rpc_url:
+        return None
+    from bot.allora.sources.chain import ChainSource
+    from bot.truth.warm import ChainNonces
+
+    return ChainNonces(ChainSource(settings.allora, timeout=settings.allora.request_timeout))
+
+
+def serve(settings: Any, *, host: str | None = None, port: int | None = None, engine: Any = None,
+          **resolver_kwargs: Any) -> None:
+    """``allora-bot truth serve``: run the service in the foreground until interrupted (``settings.truth`` address);
+    one start-up line on stdout, one log line per request."""
+    resolver = build_resolver(settings, engine=engine, **resolver_kwargs)
     bind_host = host or settings.truth.host
     bind_port = settings.truth.port if port is None else port
-    for spec in resolver.topics.values():
-        log.info("serving topic %s (%s, %s, %ss): GroundTruthEndpoint %s", spec.topic_id, spec.name, spec.kind,
-                 spec.horizon_seconds, GT_TEMPLATE.format(base=f"http://{bind_host}:{bind_port}"))
-    web.run_app(build_app(resolver), host=bind_host, port=bind_port, print=log.info, access_log=None)
+    nonces = chain_nonces(settings)
+    line = startup_line(f"http://{bind_host}:{bind_port}", resolver.topics, nonces is not None)
+    if request_log.getEffectiveLevel() > logging.INFO:
+        request_log.setLevel(logging.INFO)  # the request log is part of the service's output
+    try:
+        web.run_app(build_app(resolver, nonces=nonces), host=bind_host, port=bind_port,
+                    print=lambda _message: print(redact_text(line), flush=True), access_log=None)
+    finally:
+        closer = getattr(nonces, "close", None)
+        if closer is not None:
+            closer()

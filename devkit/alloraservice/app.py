@@ -13,6 +13,7 @@ from devkit.alloraservice.control import TRANSPORT_FAULTS, Fault, FaultKind, Rou
 from devkit.alloraservice.generator import NoInference, ServiceTopic
 from devkit.alloraservice.service import OTHER_SIGNER_KEY, AlloraService
 
+REPUTER_EPOCHS = 3  # epochs a reputer nonce stays open (unfulfilled) in the emulation
 _STATUS = {FaultKind.HTTP_401: 401, FaultKind.HTTP_404: 404, FaultKind.HTTP_429: 429, FaultKind.HTTP_500: 500}
 
 
@@ -181,6 +182,18 @@ class Handlers:
         _, topic, _ = prelude
         return _json({"is_active": topic.active})
 
+    async def reputer_nonces(self, request: web.Request) -> web.Response:
+        """Open reputer nonces: the last REPUTER_EPOCHS epoch starts whose ground-truth lag (one epoch) has passed."""
+        prelude = await self._chain_prelude(request)
+        if isinstance(prelude, web.Response):
+            return prelude
+        _, topic, _ = prelude
+        epoch = self.s.epoch_blocks(topic)
+        newest = self.s.inference_height(topic, self.s.height_at(self.s.now()) - epoch)
+        heights = [newest - k * epoch for k in range(REPUTER_EPOCHS) if newest - k * epoch > self.s.config.genesis_height]
+        items = [{"reputer_nonce": {"block_height": str(h)}} for h in heights]
+        return _json({"nonces": {"nonces": items}})
+
     async def block(self, request: web.Request) -> web.Response:
         fault = self.s.control.take("chain", None)
         early = await _apply_transport(fault, "chain", None)
@@ -228,6 +241,7 @@ def make_app(service: AlloraService) -> web.Application:
     app.router.add_get(at_block, h.inferences_at_block)
     app.router.add_get("/emissions/{version}/topics/{topic_id}", h.topic)
     app.router.add_get("/emissions/{version}/next_topic_id", h.next_topic_id)
+    app.router.add_get("/emissions/{version}/unfulfilled_reputer_nonces/{topic_id}", h.reputer_nonces)
     app.router.add_get("/emissions/{version}/is_topic_active/{topic_id}", h.topic_active)
     app.router.add_get("/cosmos/base/tendermint/v1beta1/blocks/latest", h.block)
     app.router.add_get("/cosmos/base/tendermint/v1beta1/blocks/{height}", h.block)

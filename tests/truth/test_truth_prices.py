@@ -9,8 +9,14 @@ from aiohttp import web
 
 from bot.errors import TemporaryError
 from bot.truth.blocktime import FixedBlockTimes
-from bot.truth.groundtruth import GroundTruthResolver, NotFinalError, SourceUnavailableError
-from bot.truth.prices import CcxtPriceSource, FunctionPriceSource, PriceNotAvailableError, symbol_for_asset
+from bot.truth.groundtruth import GroundTruthResolver, NotFinalError, UnknownEpochError
+from bot.truth.prices import (
+    CcxtPriceSource,
+    FunctionPriceSource,
+    NoPriceError,
+    PriceNotAvailableError,
+    symbol_for_asset,
+)
 from bot.truth.service import ServerThread
 from bot.truth.topics import TopicSpec
 from tests.truth.truth_helpers import H0, T0, Clock, block_ts
@@ -80,7 +86,7 @@ def test_ccxt_candle_lookup(klines):
             assert (await source.price_at(T0 + 659)).price == Decimal(str(candle_close(T0 + 540)))
             # just after the gap starts: the last candle before the gap is recent enough (<= 5 candles old)
             assert (await source.price_at(GAP[0] + 120)).ts == GAP[0]
-            with pytest.raises(TemporaryError, match="exchange gap"):
+            with pytest.raises(NoPriceError, match="gap in the exchange's history"):  # never: not "try later"
                 await source.price_at(GAP[0] + 1800)
             clock.now = T0 + 9962  # 2 s after a candle boundary: that candle may still change on the exchange
             with pytest.raises(PriceNotAvailableError):
@@ -108,7 +114,7 @@ def test_resolver_uses_the_exchange_and_reports_its_source(klines):
             assert truth.start_price == Decimal(str(candle_close(T0 + 540)))
             assert truth.end_price == Decimal(str(candle_close(T0 + 840)))
             assert truth.value > 0
-            with pytest.raises(SourceUnavailableError):  # the exchange gap
+            with pytest.raises(UnknownEpochError, match="gap"):  # the exchange gap: 404, a reputer moves on
                 await resolver.resolve(14, H0 + (GAP[0] + 1800 - T0) // 5)
         finally:
             await resolver.aclose()
@@ -126,7 +132,12 @@ def test_function_price_source_none_means_not_final():
         resolver = GroundTruthResolver([topic], FixedBlockTimes.linear(H0, T0, 5), prices={"BTC": source}, clock=clock)
         truth = await resolver.resolve(42, H0)
         assert (truth.value, truth.source) == (Decimal(400), "function:test")
-        with pytest.raises(NotFinalError):
+        clock.now = T0 + 1400  # 100 s after the epoch's target: the price may still come
+        with pytest.raises(NotFinalError) as early:
+            await resolver.resolve(42, H0 + 200)
+        assert early.value.http_status == 425 and early.value.retry_after
+        clock.now = T0 + 1300 + 601  # past the grace: it never will (404, so a strict-order reputer moves on)
+        with pytest.raises(UnknownEpochError, match="no price"):
             await resolver.resolve(42, H0 + 200)
 
         async def async_fn(ts: int) -> str:

@@ -205,7 +205,14 @@ def test_is_never_negative(service):
 
 def test_health_and_offchain_node_config(service):
     status, body, _ = http_get(f"{service}/health")
-    assert status == 200 and {t["topic_id"] for t in json.loads(body)["topics"]} == {64, 42, 77, 13}
+    report = json.loads(body)
+    assert {t["topic_id"] for t in report["topics"]} == {64, 42, 77, 13}
+    # the ETH topic has no market and no ETH price source: not "ok" while its /gt can never answer
+    assert status == 503 and report["status"] == "not ready"
+    ready = {t["topic_id"]: t["ready"] for t in report["topics"]}
+    assert ready == {64: True, 42: True, 77: True, 13: False}
+    assert report["topics"][3]["reasons"] == ["no value source: no market mapped to the topic and no price source "
+                                              "for ETH"]
     status, body, _ = http_get(f"{service}/offchain-node-config?topic=64")
     entry = json.loads(body)["reputer"][0]
     assert entry["groundTruthParameters"]["GroundTruthEndpoint"] == (

@@ -37,6 +37,7 @@ from bot.allora.parsing import (
     parse_inference_height,
     parse_is_active,
     parse_next_topic_id,
+    parse_reputer_nonces,
     parse_topic,
 )
 from bot.allora.reasons import SourceError, reason_for_status
@@ -204,6 +205,13 @@ class ChainSource(AsyncSource):
         request = self._proto.IsTopicActiveRequest(topic_id=topic_id)
         raw = await self._call(self.emissions.is_topic_active, request, f"/is_topic_active/{topic_id}")
         return _checked(parse_is_active(raw), raw)
+
+    async def unfulfilled_reputer_nonces_async(self, topic_id: int) -> list[int]:
+        """The topic's open reputer nonces (epoch-start blocks awaiting losses), oldest first."""
+        request = self._proto.GetUnfulfilledReputerNoncesRequest(topic_id=topic_id)
+        raw = await self._call(self.emissions.get_unfulfilled_reputer_nonces, request,
+                               f"/unfulfilled_reputer_nonces/{topic_id}")
+        return _checked(parse_reputer_nonces(raw), raw)
 
     async def latest_height_async(self) -> int:
         """Height of the node's latest block."""
