@@ -19,7 +19,8 @@ from bot.config import ConfigError
 from bot.errors import InputError, OperationalError, RevertError, TemporaryError, one_line
 from bot.redact import redact_text
 
-COMMAND_MODULES = ("config_cmd", "wallet", "trade", "data", "truth", "daemon", "topics", "control")
+COMMAND_MODULES = ("config_cmd", "wallet", "trade", "records", "data", "backtest", "truth", "daemon", "topics",
+                   "control")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -47,6 +48,23 @@ def _register() -> None:
                 continue
             raise
         module.register(cli)
+    add_config_option(cli)
+
+
+def _set_config(click_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        click_ctx.ensure_object(Ctx).config_path = value
+
+
+def add_config_option(group: click.Group) -> None:
+    """``-c/--config`` accepted after every subcommand too (``allora-bot history -c cfg.yaml``)."""
+    for command in group.commands.values():
+        if not any(isinstance(p, click.Option) and "--config" in p.opts for p in command.params):
+            command.params.append(click.Option(
+                ["-c", "--config"], type=click.Path(dir_okay=False), expose_value=False, callback=_set_config,
+                help="YAML config (also accepted before the command; default: config/devnet.yaml if present)."))
+        if isinstance(command, click.Group):
+            add_config_option(command)
 
 
 _register()
@@ -54,6 +72,7 @@ _register()
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; return its exit code (the documented codes above, also when a command returns or raises one)."""
+    add_config_option(cli)  # commands added after import (main.py's devkit commands) take it too
     try:
         rv = cli.main(args=argv, prog_name="allora-bot", standalone_mode=False)
         # click hands back a command's return value, and the code of a click.exceptions.Exit it caught

@@ -111,21 +111,19 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
                decision_pools: bool, as_json: bool) -> None:
         """Export closed rounds over RPC (paged, resumable: rerun to continue) for backtests."""
         if decision_pools:
-            from bot.backtest.decision_pools import export_decision_pools
-            from bot.store.db import make_engine, session_factory, session_scope
+            from bot.cli.records import query_service
 
-            with session_scope(session_factory(make_engine(ctx.settings.database_url))) as s:
-                written = export_decision_pools(s, out_path, market)
+            written = query_service(ctx).export_decision_pools(out_path, market)
             emit({"path": out_path, "written": written}, as_json,
                  f"wrote the decision-time pools of {written} journaled decision(s) to {out_path}")
             return
         if market is None:
             raise CliError("rounds export needs --market (or --decision-pools)")
         from bot.app import build_app
-        from bot.cli.trade import _check_market
+        from bot.cli.records import check_market
         from bot.markets.export import export_rounds
 
-        _check_market(ctx, market)
+        check_market(ctx, market)
         app = build_app(ctx.settings, live=False)
 
         def progress(done: int, total: int) -> None:
@@ -150,67 +148,13 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
     def inferences_export(ctx: Ctx, out_path: str, topics: tuple[int, ...], as_json: bool) -> None:
         """Write the inference log in the backtest's input format (each row usable from its fetch time; rejected
         rows kept but marked, and left out by the backtest; provenance allora or emulated)."""
-        from bot.allora.logexport import export_rows, write_export
-        from bot.store.db import make_engine, session_factory, session_scope
+        from bot.cli.records import query_service
 
-        factory = session_factory(make_engine(ctx.settings.database_url))
-        with session_scope(factory) as s:
-            summary = write_export(export_rows(s, ctx.settings, topic_ids=list(topics) or None), out_path)
+        summary = query_service(ctx).export_inferences(ctx.settings, out_path, topics)
         out = {"path": str(summary.path), "rows": summary.written, "rejected": summary.rejected_skipped,
                "accepted_without_signal": summary.unconvertible, "provenance": summary.provenance}
         emit(out, as_json, f"wrote {summary.written} inference(s) ({summary.rejected_skipped} rejected, kept marked) "
                            f"to {summary.path}; signals: {summary.provenance}")
-
-    @cli.command("backtest")
-    @click.option("--strategy", "-s", default=None, help="Built-in strategy name (default: the config's strategy).")
-    @click.option("--strategy-file", default=None, type=click.Path(dir_okay=False), help="Your own Strategy class.")
-    @click.option("--class-name", default=None)
-    @click.option("--param", "params", multiple=True, help="Strategy parameter key=value (repeatable).")
-    @click.option("--data", default=None, type=click.Path(dir_okay=False), help="Candles CSV (default: shipped slice).")
-    @click.option("--rounds-file", default=None, type=click.Path(dir_okay=False),
-                  help="Real rounds (ndjson) or a `rounds export` CSV instead of rounds built from candles.")
-    @click.option("--inferences", default=None, type=click.Path(dir_okay=False),
-                  help="Inference log export (time + p_up or predicted return); default: offline forecaster.")
-    @click.option("--set", "overrides", multiple=True, help="Backtest setting key=value (fee_bp, bankroll_wei, ...).")
-    @click.option("--plots", default=None, type=click.Path(file_okay=False), help="Save PNG + HTML report here.")
-    @click.option("--risk/--no-risk", "use_risk", default=True, show_default=True,
-                  help="Apply the config's risk limits, as the daemon does.")
-    @json_option
-    @pass_ctx
-    def backtest(ctx: Ctx, strategy: str | None, strategy_file: str | None, class_name: str | None,
-                 params: tuple[str, ...], data: str | None, rounds_file: str | None, inferences: str | None,
-                 overrides: tuple[str, ...], plots: str | None, use_risk: bool, as_json: bool) -> None:
-        """Backtest the config's strategy and risk limits (or --strategy/--param) with exact parimutuel settlement,
-        next to the baselines."""
-        from bot.backtest.report import print_report, save_report, to_json
-        from bot.backtest.runner import BacktestError, from_config, run_backtest
-        from bot.config import StrategyConfig
-        from strategies.base import StrategyError
-
-        chosen: Any
-        if strategy_file:
-            chosen = StrategyConfig(name=strategy or "custom", file=strategy_file, class_name=class_name,
-                                    params=_param_pairs(params))
-            _, implied = from_config(ctx.settings, use_risk=use_risk)
-        else:
-            chosen, implied = from_config(ctx.settings, strategy=strategy, params=_param_pairs(params),
-                                          use_risk=use_risk)
-        try:
-            result = run_backtest(chosen, data=data, rounds_file=rounds_file, inferences=inferences,
-                                  **{**implied, **_param_pairs(overrides)})
-        except (BacktestError, StrategyError, FileNotFoundError) as exc:
-            raise CliError(str(exc)) from None
-        except TypeError as exc:
-            raise CliError(f"unknown backtest setting: {exc}") from None
-        report = to_json(result)
-        if plots:
-            report["files"] = {k: str(v) for k, v in save_report(result, plots).items()}
-        if as_json:
-            click.echo(json.dumps(report, indent=2, default=str))
-        else:
-            print_report(result)
-            if plots:
-                click.echo(f"plots: {report['files']}")
 
     @cli.command("sweep")
     @click.option("--strategy", "-s", default=None, help="Built-in strategy name (default: the config's strategy).")

@@ -1,61 +1,50 @@
-"""Manual trading and inspection: ``bet``, ``claim``, ``status``, ``history``, ``pnl``.
+"""Manual trading: ``bet`` and ``claim``.
 
 A manual bet goes through the same journal, risk limits and executor as the daemon, so a running daemon sees it and
-does not bet that round again.
+does not bet that round again. Amounts are in the market's coin (``--wei`` shows exact wei). ``claim`` sends real
+transactions only with ``--live`` and after a confirmation (``--yes`` skips it); without ``--live`` it shows what the
+journal says is claimable and refuses (exit 2), whatever the config's mode.
 """
 
 from __future__ import annotations
 
-import re
+import sys
 import time
 from typing import Any
 
 import click
-from sqlalchemy import select
 
 from bot.app import App, build_app
 from bot.cli.common import EXIT, CliError, Ctx, emit, json_option, parse_amount, pass_ctx
+from bot.cli.records import bet_columns, bet_json, check_market, query_service
+from bot.cli.render import Column, Money, coin_fields, examples, print_pairs, print_table, wei_option
+from bot.coins import Coin
 from bot.domain import Position
 from bot.engine.account_lock import AccountBusy
 from bot.engine.executor import BetRequest, BetResult, await_outcome, hand_over
-from bot.engine.health import to_plain
 from bot.engine.risk import RiskContext, default_limits, evaluate
 from bot.payout import expected_payout_if_win, gross_multiple
+from bot.query import QueryService, to_plain
 from bot.store import hotjournal
-from bot.store.db import session_scope
-from bot.store.journal import Intent, IntentState
-
-ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+from bot.store.journal import IntentState
 
 
-def _check_market(ctx: Ctx, name: str) -> None:
-    names = [m.name for m in ctx.settings.markets]
-    if name not in names:
-        raise CliError(f"unknown market {name!r} (configured: {', '.join(names) or 'none'})")
-
-
-def _check_account(account: str | None) -> None:
-    if account is not None and not ADDRESS.match(account):
-        raise CliError(f"malformed address {account!r}: expected 0x followed by 40 hex digits")
-
-
-def latest_signal_text(app: App, market: str) -> dict[str, Any] | None:
+def latest_signal(app: App, queries: QueryService, market: str) -> dict[str, Any] | None:
     """The latest accepted Allora inference logged for the market's topic (what the daemon would use)."""
     cfg = app.settings.market(market)
     if cfg.topic is None:
         return None
     topic = app.settings.topic(cfg.topic)
-    from bot.store.inferences import latest_accepted
-
-    with session_scope(app.sessions) as s:
-        row = latest_accepted(s, topic.topic_id)
-        if row is None:
-            return None
-        return {"topic": topic.name, "value": row.value, "timestamp": row.timestamp,
-                "age_s": int(time.time() - (row.timestamp or 0)), "source": row.source}
+    row = queries.latest_inference(topic.topic_id)
+    if row is None:
+        return None
+    return {"topic": topic.name, "value": row.value, "timestamp": row.timestamp,
+            "age_s": int(time.time() - (row.timestamp or 0)), "source": row.source}
 
 
-def round_view(app: App, market: str, epoch: int | None = None, stake: int = 0, position: Position | None = None):
+def round_view(app: App, market: str, epoch: int | None = None, stake: int = 0, position: Position | None = None,
+               coin: Coin | None = None) -> tuple[dict[str, Any], Any, Any]:
+    """The round as the CLI shows it: pools (wei, and exact coin text), multiples, time to lock."""
     m = app.market(market)
     current = m.current_epoch()
     epoch = current if epoch is None else epoch
@@ -64,8 +53,9 @@ def round_view(app: App, market: str, epoch: int | None = None, stake: int = 0, 
     now = m.chain_time()
     fee = params.treasury_fee_bp
     total = rnd.bull_amount + rnd.bear_amount
+    coin = coin or Coin("?", 18)
     view: dict[str, Any] = {
-        "market": market, "epoch": epoch, "current_epoch": current,
+        "market": market, "epoch": epoch, "current_epoch": current, "coin": coin.symbol,
         "status": m.status(rnd, now, current_epoch=current).value,
         "seconds_to_lock": rnd.lock_timestamp - now if rnd.started else None,
         "bull_pool_wei": rnd.bull_amount, "bear_pool_wei": rnd.bear_amount,
@@ -78,40 +68,50 @@ def round_view(app: App, market: str, epoch: int | None = None, stake: int = 0, 
         other = rnd.bear_amount if position is Position.BULL else rnd.bull_amount
         view["multiple_after_our_stake"] = round(gross_multiple(side, total, fee, stake), 4)
         view["payout_if_win_wei"] = expected_payout_if_win(stake, side, other, fee)
+    view.update(coin_fields({k: v for k, v in view.items() if k.endswith("_wei")}, coin))
     return view, rnd, params
 
 
 def register(cli: click.Group) -> None:  # noqa: C901 — one nested function per command
-    @cli.command("bet")
+    @cli.command("bet", epilog=examples(
+        "allora-bot bet bull -m btc-devnet -a 0.01            # paper (recorded only), asks first",
+        "allora-bot bet bear -m btc-devnet -a 0.05 --live --yes",
+        "allora-bot bet bull -m btc-devnet -a 10000000000000000wei --json --yes"))
     @click.argument("side", type=click.Choice(["bull", "bear"], case_sensitive=False))
     @click.option("--market", "-m", required=True, help="Market name from the config.")
-    @click.option("--amount", "-a", required=True, help="Stake in coin units (0.01) or wei (10000000000000000wei).")
+    @click.option("--amount", "-a", required=True,
+                  help="Stake in the market's coin (0.01), or exact wei (10000000000000000wei); more decimals than "
+                       "the coin has is refused.")
     @click.option("--epoch", type=int, default=None, help="Round to bet (default: the current round).")
     @click.option("--live", is_flag=True, help="Send a real transaction (default: paper, recorded only).")
     @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+    @wei_option
     @json_option
     @pass_ctx
     def bet(ctx: Ctx, side: str, market: str, amount: str, epoch: int | None, live: bool, yes: bool,
-            as_json: bool) -> None:
+            show_wei: bool, as_json: bool) -> None:
         """Bet on a round by hand, through the same journal, risk limits and executor as the daemon."""
         parse_amount(amount)  # a malformed amount is refused before anything connects (18 decimals at most)
-        _check_market(ctx, market)
+        check_market(ctx, market)
         if epoch is not None and epoch <= 0:
             raise CliError(f"epoch must be positive, got {epoch}")
         position = Position.parse(side)
         app = build_app(ctx.settings, live=live or ctx.settings.mode == "live")
-        stake = parse_amount(amount, app.market(market).coin_decimals())  # V3: the stake token's own decimals
-        view, rnd, params = round_view(app, market, epoch, stake, position)
+        decimals = app.market(market).coin_decimals()  # V3: the stake token's own decimals, read from the chain
+        coin = Coin(query_service(ctx, app.engine).coin(market).symbol, decimals)
+        stake = parse_amount(amount, decimals)
+        money = Money(show_wei)
+        view, rnd, params = round_view(app, market, epoch, stake, position, coin)
         if stake < params.min_bet_amount:
-            raise CliError(f"amount {stake} wei is below the market minimum {params.min_bet_amount} wei")
+            raise CliError(f"amount {money(stake, coin)} is below the market minimum {money(params.min_bet_amount, coin)}")
         if view["status"] != "open":
             raise CliError(f"round {view['epoch']} is not bettable (status {view['status']})", EXIT["refused"])
-        view["signal"] = latest_signal_text(app, market)
-        view.update(side=position.label, stake_wei=stake, mode=app.settings.mode)
+        view["signal"] = latest_signal(app, query_service(ctx, app.engine), market)
+        view.update(side=position.label, stake_wei=stake, stake=coin.text(stake, symbol=False), mode=app.settings.mode)
         if not yes:
             if as_json or not _interactive():
                 raise CliError("confirmation needed: pass --yes (no terminal to ask on)")
-            _show(view)
+            _preview(view, coin, money, app.live)
             click.confirm("Place this bet?", abort=True)
         account = app.account_address()
         stats = hotjournal.risk_snapshot(app.engine, market, view["epoch"], account, app.settings.mode).stats
@@ -139,8 +139,9 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
             app.release_locks()
         out = {**view, "result": result.state.value, "reason": result.reason, "tx_hash": result.tx_hash,
                "duplicate": result.duplicate, "executed_by": executed_by}
-        emit(out, as_json, f"{result.state.value}: {position.label} {stake} wei on {market} epoch {view['epoch']}"
-             + (f" tx {result.tx_hash}" if result.tx_hash else "") + (f" ({result.reason})" if result.reason else ""))
+        emit(out, as_json, f"{result.state.value}: {position.label} {money(stake, coin)} on {market} epoch "
+             f"{view['epoch']} ({app.settings.mode})" + (f" tx {result.tx_hash}" if result.tx_hash else "")
+             + (f" ({result.reason})" if result.reason else ""))
         if result.duplicate:  # the journal already holds a bet for this round: this one was not placed
             click.echo(f"refused: round {view['epoch']} already has a bet in the journal ({result.state.value})",
                        err=True)
@@ -148,131 +149,84 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
         if result.state.value not in ("landed", "paper", "sent"):
             raise click.exceptions.Exit(EXIT["refused"])
 
-    @cli.command("claim")
+    @cli.command("claim", epilog=examples(
+        "allora-bot claim                      # shows what is claimable, sends nothing",
+        "allora-bot claim --live               # asks, then claims every market",
+        "allora-bot claim --live --yes -m btc-devnet --json"))
     @click.option("--market", "-m", default=None, help="Only this market (default: all).")
+    @click.option("--live", is_flag=True, help="Send the claim transactions (without it: show what is claimable, "
+                                                "send nothing, exit 2).")
+    @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation before sending.")
+    @wei_option
     @json_option
     @pass_ctx
-    def claim(ctx: Ctx, market: str | None, as_json: bool) -> None:
-        """Sweep every unclaimed winning or refundable round (live only) and claim it in batches."""
-        if market is not None:
-            _check_market(ctx, market)
+    def claim(ctx: Ctx, market: str | None, live: bool, yes: bool, show_wei: bool, as_json: bool) -> None:
+        """Claim every won or refundable round of our live account, in batches (a real transaction: needs --live)."""
+        check_market(ctx, market)
+        money = Money(show_wei)
+        if not live:
+            queries = query_service(ctx)
+            pending = queries.claimable("live", market)
+            if as_json:
+                emit({"sent": False, "claimable": [bet_json(b) for b in pending]}, True)
+            else:
+                print_table(pending, _claim_columns(money), title="claimable per the journal", empty="nothing")
+            raise CliError("nothing sent: claiming sends real transactions, pass --live (and confirm, or --yes)")
+        if not yes and (as_json or not _interactive()):
+            raise CliError("confirmation needed: pass --yes (no terminal to ask on)")
         app = build_app(ctx.settings, live=True)
+        names = [market] if market else list(app.markets)
         for name in app.markets:  # one live sender per account: a running daemon claims by itself (exit 4 here)
             app.lock_account("claim", name)
         from bot.app import build_reconcilers
 
+        reconcilers = [r for r in build_reconcilers(app) if any(m.name in names for m in r.markets)]
+        for rec in reconcilers:
+            rec.reconcile()  # what is claimable now, from the chain
+        queries = query_service(ctx, app.engine)
+        pending = [b for b in queries.claimable("live") if b.market in names]
+        if not pending:
+            emit({}, as_json, "nothing to claim")
+            return
+        if not yes:
+            print_table(pending, _claim_columns(money), title="to claim")
+            click.confirm(f"Send claim transaction(s) for {len(pending)} round(s)?", abort=True)
         report: dict[str, Any] = {}
-        for rec in build_reconcilers(app):
-            rec.reconcile()
+        for rec in reconcilers:
             report[",".join(m.name for m in rec.markets)] = to_plain(rec.claim())
             rec.reconcile()  # attribute the claims (amounts, gas) to the settled bets
-        emit(report, as_json, lambda: _echo_lines(report))
-
-    @cli.command("status")
-    @click.option("--account", default=None, help="Show open bets of this address (default: the configured key).")
-    @json_option
-    @pass_ctx
-    def status(ctx: Ctx, account: str | None, as_json: bool) -> None:
-        """Markets, current round, time to lock, pools, latest inferences, open bets, daemon health."""
-        _check_account(account)
-        app = build_app(ctx.settings, live=False)
-        who = account or app.account_address()
-        out: dict[str, Any] = {"mode": app.settings.mode, "account": who, "markets": {}}
-        for name in app.markets:
-            view, _, _ = round_view(app, name)
-            view["signal"] = latest_signal_text(app, name)
-            out["markets"][name] = view
-        with session_scope(app.sessions) as s:
-            rows = s.scalars(select(Intent).where(Intent.account == who).order_by(Intent.id.desc()).limit(10)).all()
-            out["recent_bets"] = [{"market": r.market, "epoch": r.epoch, "side": Position(r.position).label,
-                                   "amount_wei": r.amount_wei, "state": r.state, "origin": r.origin} for r in rows]
-        out["daemon"] = _daemon_health(app)
-        emit(out, as_json, lambda: _show_status(out))
-
-    @cli.command("history")
-    @click.option("--market", "-m", default=None)
-    @click.option("--account", default=None)
-    @click.option("--limit", type=click.IntRange(1, 100000), default=50)
-    @json_option
-    @pass_ctx
-    def history(ctx: Ctx, market: str | None, account: str | None, limit: int, as_json: bool) -> None:
-        """Settled bets (from reconciliation) with payouts, gas and net PnL."""
-        _check_account(account)
-        if market is not None:
-            _check_market(ctx, market)
-        app = build_app(ctx.settings, live=False, connect_chains=False)
-        from bot.store.outcomes import Settlement
-
-        with session_scope(app.sessions) as s:
-            stmt = select(Settlement).order_by(Settlement.epoch.desc()).limit(limit)
-            if market:
-                stmt = stmt.where(Settlement.market == market)
-            if account:
-                stmt = stmt.where(Settlement.account == account)
-            rows = [{"market": r.market, "epoch": r.epoch, "account": r.account, "side": Position(r.position).label,
-                     "stake_wei": r.stake_wei, "status": r.status, "payout_wei": r.payout_wei,
-                     "gas_wei": r.bet_gas_wei + r.claim_gas_wei, "net_pnl_wei": r.net_pnl_wei, "claimed": r.claimed,
-                     "origin": r.origin} for r in s.scalars(stmt)]
-            rows += [{"market": i.market, "epoch": i.epoch, "account": i.account, "side": Position(i.position).label,
-                      "stake_wei": 0, "status": f"{i.state} (mined, reverted)", "payout_wei": 0,
-                      "gas_wei": i.gas_cost_wei, "net_pnl_wei": -i.gas_cost_wei, "claimed": False, "origin": i.origin}
-                     for i in _reverted_bets(s, market, account, limit)]
-        rows.sort(key=lambda r: -int(str(r["epoch"])))
-        rows = rows[:limit]
-        emit(rows, as_json, lambda: _table(rows, ["market", "epoch", "side", "stake_wei", "status", "payout_wei",
-                                                  "gas_wei", "net_pnl_wei", "claimed"]))
-
-    @cli.command("pnl")
-    @click.option("--account", default=None)
-    @json_option
-    @pass_ctx
-    def pnl(ctx: Ctx, account: str | None, as_json: bool) -> None:
-        """PnL per market and day (UTC), in wei, from settled bets."""
-        _check_account(account)
-        app = build_app(ctx.settings, live=False, connect_chains=False)
-        from bot.store.outcomes import Settlement
-
-        table: dict[tuple[str, str, str], dict[str, int]] = {}
-        with session_scope(app.sessions) as s:
-            stmt = select(Settlement)
-            if account:
-                stmt = stmt.where(Settlement.account == account)
-            for r in s.scalars(stmt):
-                day = time.strftime("%Y-%m-%d", time.gmtime(r.settled_at or 0))
-                key = (r.market, r.origin, day)
-                acc = table.setdefault(key, {"bets": 0, "staked_wei": 0, "returned_wei": 0, "gas_wei": 0,
-                                             "net_pnl_wei": 0})
-                acc["bets"] += 1
-                acc["staked_wei"] += r.stake_wei
-                acc["returned_wei"] += r.payout_wei
-                acc["gas_wei"] += r.bet_gas_wei + r.claim_gas_wei
-                acc["net_pnl_wei"] += r.net_pnl_wei
-            for i in _reverted_bets(s, None, account, None):  # a bet mined after lock still paid its gas
-                day = time.strftime("%Y-%m-%d", time.gmtime(i.block_timestamp or i.created_at))
-                acc = table.setdefault((i.market, i.origin, day), {"bets": 0, "staked_wei": 0, "returned_wei": 0,
-                                                                   "gas_wei": 0, "net_pnl_wei": 0})
-                acc["gas_wei"] += i.gas_cost_wei
-                acc["net_pnl_wei"] -= i.gas_cost_wei
-        rows = [{"market": k[0], "origin": k[1], "day": k[2], **v} for k, v in sorted(table.items())]
-        emit(rows, as_json, lambda: _table(rows, ["market", "origin", "day", "bets", "staked_wei", "returned_wei",
-                                                  "gas_wei", "net_pnl_wei"]))
+        if as_json:
+            emit(report, True)
+            return
+        _show_claims(report, queries, money)
 
 
-def _echo_lines(report: dict[str, Any]) -> None:
-    for key, value in report.items():
-        click.echo(f"{key}: {value}")
+def _claim_columns(money: Money) -> list[Column]:
+    cols = bet_columns(money)
+    keep = ("market", "epoch", "side", "stake", "outcome", "payout", "when (UTC)")
+    return [c for c in cols if c.header in keep]
 
 
-def _reverted_bets(session: Any, market: str | None, account: str | None, limit: int | None) -> list[Intent]:
-    """Our live bets that were mined and reverted (too late, or refused by the contract): no settlement, but gas."""
-    stmt = select(Intent).where(Intent.mode == "live", Intent.block_number.is_not(None),
-                                Intent.state.in_([IntentState.REVERTED.value, IntentState.TOO_LATE.value]))
-    if market:
-        stmt = stmt.where(Intent.market == market)
-    if account:
-        stmt = stmt.where(Intent.account == account)
-    rows = [i for i in session.scalars(stmt.order_by(Intent.epoch.desc())) if i.gas_cost_wei > 0]
-    return rows[:limit] if limit is not None else rows
+def _show_claims(report: dict[str, Any], queries: QueryService, money: Money) -> None:
+    sent = {tx for reports in report.values() for r in reports for tx in r.get("sent", [])}
+    for reports in report.values():
+        for r in reports:
+            pairs = [("candidates", str(r.get("candidates", 0))),
+                     ("claimed epochs", ", ".join(map(str, r.get("claimed_epochs", []))) or "none"),
+                     ("transactions", str(len(r.get("sent", [])))), ("confirmed", str(r.get("confirmed", 0)))]
+            if r.get("ineligible"):
+                pairs.append(("not claimable (contract)", ", ".join(map(str, r["ineligible"]))))
+            if r.get("mismatches"):
+                pairs.append(("MISMATCH", "; ".join(r["mismatches"])))
+            print_pairs(pairs, title=f"{r.get('market')} {r.get('account')}")
+    claims = [c for c in queries.claims(limit=None) if c.tx in sent]
+    print_table(claims, [
+        Column("market", lambda c: c.market),
+        Column("epochs", lambda c: ", ".join(map(str, c.epochs))),
+        Column("claimed", lambda c: money(c.claimed_wei, queries.coin(c.market)), "right"),
+        Column("gas", lambda c: money(c.gas_wei, queries.coin(c.market)), "right"),
+        Column("tx", lambda c: c.tx, drop=1),
+    ], title="claim transactions", empty="none sent")
 
 
 def _through_the_daemon(app: App, req: BetRequest, chain_now: int) -> BetResult:
@@ -292,54 +246,21 @@ def _through_the_daemon(app: App, req: BetRequest, chain_now: int) -> BetResult:
 
 
 def _interactive() -> bool:
-    import sys
-
     return sys.stdin.isatty()
 
 
-def _daemon_health(app: App) -> dict[str, Any] | None:
-    import json
-    from pathlib import Path
-
-    from bot.engine.health import health_path
-
-    path: Path = health_path(app.settings)
-    if not path.is_file():
-        return None
-    try:
-        data: dict[str, Any] = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    data["age_s"] = round(time.time() - float(data.get("written_at", 0)), 1)
-    return data
-
-
-def _show(view: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"{view['market']} epoch {view['epoch']}", show_header=False)
-    for key, value in view.items():
-        table.add_row(key, str(value))
-    Console().print(table)
-
-
-def _show_status(out: dict[str, Any]) -> None:
-    click.echo(f"mode {out['mode']}  account {out['account']}")
-    for name, view in out["markets"].items():
-        click.echo(f"  {name}: epoch {view['epoch']} {view['status']}  lock in {view['seconds_to_lock']}s  "
-                   f"bull {view['bull_pool_wei']} ({view['bull_multiple']}x)  bear {view['bear_pool_wei']} "
-                   f"({view['bear_multiple']}x)  signal {view['signal']}")
-    for bet in out["recent_bets"]:
-        click.echo(f"  bet {bet['market']} #{bet['epoch']} {bet['side']} {bet['amount_wei']} {bet['state']}")
-    click.echo(f"  daemon: {out['daemon'] or 'no heartbeat'}")
-
-
-def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(*columns)
-    for row in rows:
-        table.add_row(*(str(row.get(c, "")) for c in columns))
-    Console().print(table)
+def _preview(view: dict[str, Any], coin: Coin, money: Money, live: bool) -> None:
+    signal = view.get("signal")
+    pairs = [
+        ("mode", "LIVE (a real transaction)" if live else "paper (recorded only)"),
+        ("side", view["side"]), ("stake", money(view["stake_wei"], coin)),
+        ("round", f"{view['status']}, lock in {view['seconds_to_lock']} s"),
+        ("bull pool", f"{money(view['bull_pool_wei'], coin)} ({view['bull_multiple']}x)"),
+        ("bear pool", f"{money(view['bear_pool_wei'], coin)} ({view['bear_multiple']}x)"),
+        ("multiple after our stake", f"{view.get('multiple_after_our_stake')}x"),
+        ("payout if it wins", money(view.get("payout_if_win_wei"), coin)),
+        ("market minimum", money(view["min_bet_wei"], coin)),
+        ("fee", f"{view['fee_bp'] / 100:g} %"),
+        ("signal", "none logged" if not signal else f"{signal['topic']} {signal['value']} ({signal['age_s']} s old)"),
+    ]
+    print_pairs(pairs, title=f"{view['market']} epoch {view['epoch']}")

@@ -235,13 +235,17 @@ def test_claim_history_pnl_after_a_won_round(capsys, devnet_cfg, tmp_path):
     keeper.genesis_lock(P, at=keeper.lock_timestamp())
     keeper.execute(P + 10**8, at=keeper.lock_timestamp())
     keeper.advance_to(chain.chain_time() + 2)
-    rc, out, err = run(capsys, "-c", str(cfg), "claim", "--json")
+    rc, out, err = run(capsys, "-c", str(cfg), "claim", "--json")  # without --live: a preview, nothing sent
+    assert rc == 2 and "pass --live" in err
+    assert [b["epoch"] for b in json.loads(out)["claimable"]] == [] and not m.functions.ledger(1, chain.accounts[7]).call()[2]
+    rc, out, err = run(capsys, "-c", str(cfg), "claim", "--live", "--yes", "--json")
     assert rc == 0, err
     claimed = json.loads(out)
     assert any(r["claimed_epochs"] == [1] for reports in claimed.values() for r in reports)
     assert m.functions.ledger(1, chain.accounts[7]).call()[2] is True  # claimed flag on chain
     rc, out, _ = run(capsys, "-c", str(cfg), "history", "--json")
     rows = json.loads(out)
-    assert rows and rows[0]["epoch"] == 1 and rows[0]["status"] == "won" and rows[0]["claimed"]
+    assert rows and rows[0]["epoch"] == 1 and rows[0]["outcome"] == "won" and rows[0]["claimed"]
+    assert rows[0]["mode"] == "live" and rows[0]["side"] == "bull" and rows[0]["amount_wei"] == 5 * 10**16
     rc, out, _ = run(capsys, "-c", str(cfg), "pnl", "--json")
     assert rc == 0 and json.loads(out)[0]["net_pnl_wei"] > 0

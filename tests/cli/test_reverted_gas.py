@@ -42,7 +42,7 @@ def test_history_and_pnl_include_a_reverted_bets_gas(chain, deployments, tmp_pat
     assert main(["-c", str(cfg), "history", "--json"]) == 0
     history = json.loads(capsys.readouterr().out)
     assert [(h["epoch"], h["gas_wei"], h["net_pnl_wei"]) for h in history] == [(epoch, gas, -gas)]
-    assert "reverted" in history[0]["status"]
+    assert history[0]["outcome"] == "reverted" and history[0]["settled"] and history[0]["mode"] == "live"
     assert main(["-c", str(cfg), "pnl", "--json"]) == 0
     pnl = json.loads(capsys.readouterr().out)
     assert sum(r["net_pnl_wei"] for r in pnl) == -gas and sum(r["gas_wei"] for r in pnl) == gas
