@@ -70,6 +70,11 @@ class LiveBot:
         assert reply.status_code == 200, (path, reply.status_code, reply.text)
         return reply.json()
 
+    def get_text(self, path: str) -> str:
+        reply = requests.get(self.url + path, timeout=30)
+        assert reply.status_code == 200, (path, reply.status_code, reply.text)
+        return reply.text
+
     def post(self, path: str, body: Any = None, *, auth: bool = True) -> requests.Response:
         return requests.post(self.url + path, json=body, headers=self.auth if auth else {}, timeout=120)
 
