@@ -6,15 +6,18 @@ import click
 import yaml
 
 from bot.cli.common import Ctx, emit, json_option, pass_ctx
+from bot.cli.render import examples
 from bot.config import ConfigError, redacted
 
 
 def register(cli: click.Group) -> None:
-    @cli.group("config")
+    @cli.group("config", epilog=examples("allora-bot config show", "allora-bot config check --online"))
     def config_group() -> None:
         """Inspect the effective configuration."""
 
-    @config_group.command("show")
+    @config_group.command("show", epilog=examples(
+        "allora-bot config show",
+        "allora-bot config show --json -c config/bsc.yaml"))
     @json_option
     @pass_ctx
     def show(ctx: Ctx, as_json: bool) -> None:
@@ -22,7 +25,9 @@ def register(cli: click.Group) -> None:
         data = redacted(ctx.settings)
         emit(data, as_json, lambda: click.echo(yaml.safe_dump(data, sort_keys=False)))
 
-    @config_group.command("check")
+    @config_group.command("check", epilog=examples(
+        "allora-bot config check",
+        "allora-bot config check --online --json"))
     @click.option("--online", is_flag=True, help="Also connect: chain ids, contracts answer their dialect's getters.")
     @json_option
     @pass_ctx

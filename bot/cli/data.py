@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from bot.cli.common import CliError, Ctx, emit, json_option, pass_ctx
+from bot.cli.render import examples
 from bot.errors import BotError
 
 
@@ -36,13 +37,16 @@ def _time_arg(text: str | None) -> int | str | None:
 
 
 def register(cli: click.Group) -> None:  # noqa: C901 — one nested function per command
-    @cli.command("download-data")
+    @cli.command("download-data", epilog=examples(
+        "allora-bot download-data --since 2026-11-01",
+        "allora-bot download-data --symbol ETH/USDT --timeframe 1m --since 2026-11-01 --until 2026-11-08"))
     @click.option("--exchange", default="binance", show_default=True, help="Any ccxt exchange id.")
-    @click.option("--symbol", default="BTC/USDT", show_default=True)
-    @click.option("--timeframe", default="5m", show_default=True)
+    @click.option("--symbol", default="BTC/USDT", show_default=True, help="Market symbol on the exchange.")
+    @click.option("--timeframe", default="5m", show_default=True, help="Candle length (1m, 5m, 1h, ...).")
     @click.option("--since", required=True, help="Start (ISO date or unix ms).")
     @click.option("--until", default=None, help="End, exclusive (default: now).")
-    @click.option("--cache-dir", default="data/ohlcv", show_default=True, type=click.Path(file_okay=False))
+    @click.option("--cache-dir", default="data/ohlcv", show_default=True, type=click.Path(file_okay=False),
+                  help="Folder of the resumable candle cache.")
     @click.option("--api-url", default=None, help="Send the exchange's REST calls to this base URL (mirror/proxy).")
     @click.option("--retries", type=click.IntRange(0, 20), default=5, show_default=True,
                   help="Retries of a failed request (exponential backoff) before giving up with exit code 5.")
@@ -77,14 +81,19 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
         emit(out, as_json, f"{out['rows']} candles {out['first']} .. {out['last']}, {out['gaps']} gap(s) "
                            f"(never interpolated) in {cache_dir}")
 
-    @cli.group("rounds")
+    @cli.group("rounds", epilog=examples(
+        "allora-bot rounds export -m btc-devnet --out data/rounds.csv",
+        "allora-bot rounds fit-pools --rounds-file data/rounds.csv"))
     def rounds() -> None:
         """Historical rounds."""
 
-    @rounds.command("fit-pools")
+    @rounds.command("fit-pools", epilog=examples(
+        "allora-bot rounds fit-pools --rounds-file data/rounds.csv",
+        "allora-bot rounds fit-pools --rounds-file data/rounds.csv --per M --json"))
     @click.option("--rounds-file", required=True, type=click.Path(dir_okay=False), help="Real rounds (any loader).")
     @click.option("--per", type=click.Choice(["W", "M", "Q"]), default=None, help="Also fit each week/month/quarter.")
-    @click.option("--fee-bp", type=click.IntRange(0, 10_000), default=300, show_default=True)
+    @click.option("--fee-bp", type=click.IntRange(0, 10_000), default=300, show_default=True,
+                  help="Treasury fee of the rounds, in basis points.")
     @json_option
     def fit_pools(rounds_file: str, per: str | None, fee_bp: int, as_json: bool) -> None:
         """Fit the pool model to real rounds and print the fit and its quality (use it: backtest --set
@@ -96,12 +105,16 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
         fits = [fit_report(real)] + (fit_by_period(real, per) if per else [])
         emit([f.to_dict() for f in fits], as_json, "\n".join(f.describe() for f in fits))
 
-    @rounds.command("export")
+    @rounds.command("export", epilog=examples(
+        "allora-bot rounds export -m btc-devnet --out data/rounds.csv",
+        "allora-bot rounds export --decision-pools --out data/decision_pools.csv"))
     @click.option("--market", "-m", default=None, help="Market name (required for the RPC export).")
-    @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False))
-    @click.option("--from-epoch", type=click.IntRange(min=1), default=1, show_default=True)
-    @click.option("--to-epoch", type=click.IntRange(min=1), default=None)
-    @click.option("--page", type=click.IntRange(1, 5000), default=500, show_default=True)
+    @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="CSV file to write (resumed "
+                                                                                              "if it exists).")
+    @click.option("--from-epoch", type=click.IntRange(min=1), default=1, show_default=True, help="First round.")
+    @click.option("--to-epoch", type=click.IntRange(min=1), default=None, help="Last round (default: the last closed).")
+    @click.option("--page", type=click.IntRange(1, 5000), default=500, show_default=True,
+                  help="Rounds read per batch of RPC calls.")
     @click.option("--decision-pools", is_flag=True,
                   help="Instead: the pools our daemon saw at decision time, from the journal (backtest --set "
                        "decision_pools=FILE).")
@@ -136,12 +149,41 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
                "last_epoch": result.last_epoch, "resumed_after": result.resumed_from}
         emit(out, as_json, f"\nwrote {result.written} rounds to {result.path}")
 
-    @cli.group("inferences")
+    @cli.group("inferences", epilog=examples(
+        "allora-bot inferences list --limit 20",
+        "allora-bot inferences export --out data/inferences.csv"))
     def inferences_group() -> None:
         """The bot's inference log."""
 
-    @inferences_group.command("export")
-    @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False))
+    @inferences_group.command("list", epilog=examples("allora-bot inferences list", "allora-bot inferences list "
+                                                      "--topic 14 --rejected --limit 100 --json"))
+    @click.option("--topic", "topic", type=int, default=None, help="Only this topic id.")
+    @click.option("--accepted", "verdict", flag_value="accepted", default=None, help="Only accepted inferences.")
+    @click.option("--rejected", "verdict", flag_value="rejected", help="Only rejected fetches.")
+    @click.option("--limit", type=click.IntRange(1, 100000), default=30, show_default=True,
+                  help="At most this many, newest fetch first.")
+    @json_option
+    @pass_ctx
+    def inferences_list(ctx: Ctx, topic: int | None, verdict: str | None, limit: int, as_json: bool) -> None:
+        """The inference log, newest fetch first, each with its verdict (accepted, or why it was rejected)."""
+        from bot.cli.records import query_service
+        from bot.cli.render import Column, print_table, when
+        from bot.query import to_plain
+
+        rows = query_service(ctx).inferences(topic, None if verdict is None else verdict == "accepted", limit)
+        emit(to_plain(rows), as_json, lambda: print_table(rows, [
+            Column("fetched (UTC)", lambda r: when(r.fetched_at)),
+            Column("topic", lambda r: f"{r.topic_id} {r.topic_name}"),
+            Column("value", lambda r: r.value or "-", "right"),
+            Column("verdict", lambda r: r.verdict),
+            Column("inference time", lambda r: when(r.timestamp), drop=2),
+            Column("source", lambda r: r.source, drop=3),
+            Column("detail", lambda r: r.detail or "", drop=1),
+        ], title="inference log"))
+
+    @inferences_group.command("export", epilog=examples("allora-bot inferences export --out data/inferences.csv",
+                                                        "allora-bot inferences export --out data/t14.csv --topic 14"))
+    @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="CSV file to write.")
     @click.option("--topic", "topics", multiple=True, type=int, help="Only these topic ids.")
     @json_option
     @pass_ctx
@@ -156,22 +198,26 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
         emit(out, as_json, f"wrote {summary.written} inference(s) ({summary.rejected_skipped} rejected, kept marked) "
                            f"to {summary.path}; signals: {summary.provenance}")
 
-    @cli.command("sweep")
+    @cli.command("sweep", epilog=examples(
+        "allora-bot sweep -s edge --grid min_edge=0,0.01,0.02", "allora-bot sweep -s edge --grid min_edge=0,0.02 --walk-forward 2000:500",
+        "allora-bot sweep -s edge --optuna 50 --range min_edge=0:0.05 --workers 2"))
     @click.option("--strategy", "-s", default=None, help="Built-in strategy name (default: the config's strategy).")
     @click.option("--grid", "grid", multiple=True, help="key=v1,v2,... (repeatable).")
-    @click.option("--train-fraction", type=click.FloatRange(0.1, 0.95), default=0.7, show_default=True)
+    @click.option("--train-fraction", type=click.FloatRange(0.1, 0.95), default=0.7, show_default=True,
+                  help="Share of the rounds to choose on (the rest scores out of sample).")
     @click.option("--walk-forward", "walk", default=None, metavar="TRAIN:TEST[:STEP]",
                   help="Rolling windows (in rounds): choose on TRAIN, score on the next TEST.")
     @click.option("--optuna", "trials", type=click.IntRange(1, 100_000), default=None,
                   help="An Optuna (TPE, seeded) search of this many trials over --range/--grid.")
     @click.option("--range", "ranges", multiple=True, help="key=low:high for --optuna (repeatable).")
     @click.option("--rank-by", default="sharpe_per_bet", show_default=True, help="The metric to choose by (train).")
-    @click.option("--seed", type=int, default=0, show_default=True)
+    @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the Optuna sampler.")
     @click.option("--workers", type=click.IntRange(1, 256), default=None,
                   help="Worker processes of a local Dask cluster (1 or unset: this process).")
     @click.option("--address", default=None, help="A Dask scheduler to fan out on (e.g. tcp://10.0.0.5:8786).")
-    @click.option("--data", default=None, type=click.Path(dir_okay=False))
-    @click.option("--rounds-file", default=None, type=click.Path(dir_okay=False))
+    @click.option("--data", default=None, type=click.Path(dir_okay=False), help="Candles CSV (default: shipped slice).")
+    @click.option("--rounds-file", default=None, type=click.Path(dir_okay=False),
+                  help="Real rounds (ndjson) or a `rounds export` CSV instead of rounds built from candles.")
     @json_option
     @pass_ctx
     def sweep(ctx: Ctx, strategy: str | None, grid: tuple[str, ...], train_fraction: float, walk: str | None,

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from bot.cli.common import EXIT, CliError, Ctx, emit, json_option, pass_ctx
+from bot.cli.render import examples
 
 URL_HINT = ("give --rpc-url (e.g. rest+https://allora-api.mainnet.allora.network for Allora mainnet's public LCD) "
             "or set allora.rpc_url in the config")
@@ -72,11 +73,13 @@ def register(cli: click.Group) -> None:
     version = click.option("--emissions", type=click.Choice(["v9", "v10"]), default=None,
                            help="Emissions API version (default allora.emissions_version).")
 
-    @cli.group("topics")
+    @cli.group("topics", epilog=examples("allora-bot topics list", "allora-bot topics show 14"))
     def topics() -> None:
         """Allora topics read from the chain: id, metadata, epoch, ground-truth lag, loss method, active."""
 
-    @topics.command("list")
+    @topics.command("list", epilog=examples(
+        "allora-bot topics list",
+        "allora-bot topics list --json --rpc-url rest+http://127.0.0.1:8700"))
     @click.option("--active", "active_only", is_flag=True, help="Only topics the chain counts as active.")
     @node
     @version
@@ -105,7 +108,7 @@ def register(cli: click.Group) -> None:
 
         emit(data, as_json, table)
 
-    @topics.command("show")
+    @topics.command("show", epilog=examples("allora-bot topics show 14", "allora-bot topics show 18 --json"))
     @click.argument("topic_id", type=click.IntRange(1, None))
     @node
     @version

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from bot.cli.common import Ctx, emit, json_option, pass_ctx
+from bot.cli.render import examples
 
 
 def register(cli: click.Group) -> None:
-    @cli.group("truth")
+    @cli.group("truth", epilog=examples("allora-bot truth serve", "allora-bot truth serve --port 8000"))
     def truth() -> None:
         """Serve round outcomes as ground truth to Allora reputers."""
 
-    @truth.command("serve")
+    @truth.command("serve", epilog=examples(
+        "allora-bot truth serve",
+        "allora-bot truth serve --host 127.0.0.1 --port 8000 -c config/devnet.yaml"))
     @click.option("--host", default=None, help="Bind address (default truth.host).")
     @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port (default truth.port).")
     @pass_ctx
@@ -28,27 +29,20 @@ def register(cli: click.Group) -> None:
         app = build_app(ctx.settings, live=False, connect_chains=False, need_key=False)  # the one database engine
         serve(ctx.settings, host=host, port=port, engine=app.engine)
 
-    @cli.group("report")
+    @cli.group("report", epilog=examples("allora-bot report accuracy", "allora-bot report accuracy --topic 14 --json"))
     def report() -> None:
         """Reports over the bot's records."""
 
-    @report.command("accuracy")
+    @report.command("accuracy", epilog=examples(
+        "allora-bot report accuracy",
+        "allora-bot report accuracy --topic 14 --json"))
     @click.option("--topic", "topics", multiple=True, type=int, help="Only these topic ids.")
     @json_option
     @pass_ctx
     def accuracy(ctx: Ctx, topics: tuple[int, ...], as_json: bool) -> None:
         """Directional hit rate of every logged inference against realised round outcomes, per topic and side,
         with a binomial p-value, a Wilson interval and the topic's loss."""
-        from bot.allora.logexport import source_url
-        from bot.store.db import make_engine, session_factory, session_scope
-        from bot.truth.accuracy import load_inferences, load_rounds, round_topics_from_settings, score_accuracy
+        from bot.cli.records import query_service
 
-        settings = ctx.settings
-        factory = session_factory(make_engine(settings.database_url))
-        with session_scope(factory) as s:
-            inferences = load_inferences(s, list(topics) or None, source_url=source_url(settings))
-            rounds = load_rounds(s)
-        result = score_accuracy(inferences, topics=settings.allora.topics, rounds=rounds,
-                                round_topics=round_topics_from_settings(settings))
-        data = result.to_dict()
-        emit(data, as_json, lambda: click.echo(result.to_text() if hasattr(result, "to_text") else json.dumps(data)))
+        result = query_service(ctx).accuracy(ctx.settings, topics)
+        emit(result.to_dict(), as_json, lambda: click.echo(result.to_text()))

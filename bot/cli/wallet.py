@@ -9,6 +9,7 @@ import click
 
 from bot.chain.keys import keystore_address, new_keystore
 from bot.cli.common import EXIT, CliError, Ctx, emit, json_option, pass_ctx
+from bot.cli.render import examples
 
 
 def _password(env_name: str) -> str:
@@ -20,8 +21,13 @@ def _password(env_name: str) -> str:
     return str(click.prompt("Keystore password", hide_input=True, confirmation_prompt=True))
 
 
+KEYSTORE_HELP = "Keystore file (default: wallet.keystore from the config)."
+
+
 def register(cli: click.Group) -> None:
-    @cli.group("wallet")
+    @cli.group("wallet", epilog=examples(
+        "ALLORA_BOT_KEYSTORE_PASSWORD=... allora-bot wallet new --keystore keys/bot.json",
+        "allora-bot wallet address"))
     def wallet() -> None:
         """Encrypted keystore (eth-account v3 keyfile)."""
 
@@ -31,8 +37,9 @@ def register(cli: click.Group) -> None:
             raise CliError("no keystore path: pass --keystore or set wallet.keystore in the config")
         return Path(chosen)
 
-    @wallet.command("new")
-    @click.option("--keystore", type=click.Path(dir_okay=False), default=None)
+    @wallet.command("new", epilog=examples(
+        "ALLORA_BOT_KEYSTORE_PASSWORD=... allora-bot wallet new --keystore keys/bot.json"))
+    @click.option("--keystore", type=click.Path(dir_okay=False), default=None, help=KEYSTORE_HELP)
     @json_option
     @pass_ctx
     def new(ctx: Ctx, keystore: str | None, as_json: bool) -> None:
@@ -41,8 +48,9 @@ def register(cli: click.Group) -> None:
         address = new_keystore(path, _password(ctx.settings.wallet.password_env))
         emit({"address": address, "keystore": str(path)}, as_json, f"created {path} for {address}")
 
-    @wallet.command("import")
-    @click.option("--keystore", type=click.Path(dir_okay=False), default=None)
+    @wallet.command("import", epilog=examples(
+        "ALLORA_BOT_PRIVATE_KEY=0x... ALLORA_BOT_KEYSTORE_PASSWORD=... allora-bot wallet import --keystore keys/bot.json"))
+    @click.option("--keystore", type=click.Path(dir_okay=False), default=None, help=KEYSTORE_HELP)
     @click.option("--key-env", default=None, help="Environment variable holding the private key to import.")
     @json_option
     @pass_ctx
@@ -59,8 +67,10 @@ def register(cli: click.Group) -> None:
             raise CliError(f"${env_name} does not hold a valid private key") from None
         emit({"address": address, "keystore": str(path)}, as_json, f"imported into {path}: {address}")
 
-    @wallet.command("address")
-    @click.option("--keystore", type=click.Path(dir_okay=False), default=None)
+    @wallet.command("address", epilog=examples(
+        "allora-bot wallet address",
+        "allora-bot wallet address --keystore keys/bot.json --json"))
+    @click.option("--keystore", type=click.Path(dir_okay=False), default=None, help=KEYSTORE_HELP)
     @json_option
     @pass_ctx
     def address(ctx: Ctx, keystore: str | None, as_json: bool) -> None:
