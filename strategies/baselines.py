@@ -39,6 +39,8 @@ class _FixedStake(Strategy):
 
 
 class AlwaysBullStrategy(_FixedStake):
+    """Bet bull every round with a fixed stake (a baseline)."""
+
     name: ClassVar[str] = "always_bull"
     required_columns: ClassVar[tuple[str, ...]] = (BANKROLL_COL, MIN_BET_COL)
 
@@ -48,6 +50,8 @@ class AlwaysBullStrategy(_FixedStake):
 
 
 class AlwaysBearStrategy(_FixedStake):
+    """Bet bear every round with a fixed stake (a baseline)."""
+
     name: ClassVar[str] = "always_bear"
     required_columns: ClassVar[tuple[str, ...]] = (BANKROLL_COL, MIN_BET_COL)
 

@@ -159,12 +159,16 @@ class AiSignalStrategy(Strategy):
 
 
 class AiFollowStrategy(AiSignalStrategy):
+    """AI dialect: bet bull when Allora agrees with the market's on-chain AI direction, bear when it disagrees."""
+
     name: ClassVar[str] = "ai_follow"
     default_agree: ClassVar[AiAction] = "bull"
     default_disagree: ClassVar[AiAction] = "bear"
 
 
 class AiFadeStrategy(AiSignalStrategy):
+    """AI dialect: bet bear when Allora agrees with the market's on-chain AI direction, bull when it disagrees."""
+
     name: ClassVar[str] = "ai_fade"
     default_agree: ClassVar[AiAction] = "bear"
     default_disagree: ClassVar[AiAction] = "bull"

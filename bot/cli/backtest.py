@@ -164,14 +164,15 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
 def strategy_list() -> list[dict[str, Any]]:
     """Name, one-line description and default parameters of every built-in strategy."""
     import inspect
+    import re
 
     from strategies.registry import BUILTIN
 
     rows = []
     for name, cls in sorted(BUILTIN.items()):
         doc = cls.__dict__.get("__doc__") or inspect.getmodule(cls).__doc__ or ""  # type: ignore[union-attr]
-        line = " ".join(doc.strip().split("\n\n")[0].split())
-        line = line.removeprefix(f"``{name}``:").strip()
-        first = line.split(". ")[0].rstrip(".")
-        rows.append({"name": name, "description": first, "class": cls.__name__})
+        line = " ".join(doc.strip().split("\n\n")[0].split()).replace("``", "")
+        line = line.removeprefix(f"{name}:").strip()
+        first = re.split(r"(?<!i\.e)(?<!e\.g)\. (?=[A-Z])", line)[0].rstrip(".")
+        rows.append({"name": name, "description": first[:1].upper() + first[1:], "class": cls.__name__})
     return rows
