@@ -9,6 +9,11 @@ function svgEl(name, attrs, text) {
   return el;
 }
 
+// one SVG unit = one CSS pixel at the container's width, so text keeps its size on any screen
+function chartWidth(container) {
+  return Math.max(320, Math.round(container.clientWidth || 600));
+}
+
 function svgFrame(container, width, height) {
   container.replaceChildren();
   const svg = svgEl("svg", { viewBox: `0 0 ${width} ${height}`, role: "img" });
@@ -17,14 +22,15 @@ function svgFrame(container, width, height) {
 }
 
 function emptyChart(container, message) {
-  const svg = svgFrame(container, 600, 60);
-  svg.appendChild(svgEl("text", { x: 300, y: 35, "text-anchor": "middle", class: "empty" }, message));
+  const W = chartWidth(container);
+  const svg = svgFrame(container, W, 60);
+  svg.appendChild(svgEl("text", { x: W / 2, y: 35, "text-anchor": "middle", class: "empty" }, message));
 }
 
 // points: [{x: number, y: number, label: string}] (y in coins, for drawing only; labels carry the exact text)
 function lineChart(container, points, opts) {
   if (!points.length) return emptyChart(container, opts.empty || "no data yet");
-  const W = 600, H = 200, L = 70, R = 10, T = 10, B = 24;
+  const W = chartWidth(container), H = 220, L = 90, R = 12, T = 12, B = 24;
   const svg = svgFrame(container, W, H);
   const xs = points.map(p => p.x), ys = points.map(p => p.y).concat([0]);
   const x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(...ys), y1 = Math.max(...ys);
@@ -48,7 +54,8 @@ function lineChart(container, points, opts) {
 // bars: [{label, value (number), text (exact label), cls}]; opts.max fixes the scale (hit rates: 1)
 function barChart(container, bars, opts) {
   if (!bars.length) return emptyChart(container, opts.empty || "no data yet");
-  const rowH = 24, L = 150, R = 150, W = 600, H = bars.length * rowH + 10;
+  const W = chartWidth(container), L = Math.min(170, W * 0.3), R = Math.min(210, W * 0.35);
+  const rowH = 24, H = bars.length * rowH + 10;
   const svg = svgFrame(container, W, H);
   const max = opts.max || Math.max(...bars.map(b => Math.abs(b.value)), 1e-18);
   const hasNeg = !opts.max && bars.some(b => b.value < 0);
