@@ -4,7 +4,7 @@ The SDK calls ``get_ground_truth(ctx)`` once per (topic, nonce) — ``ctx.nonce`
 same ``BlockHeight`` the offchain node puts in ``GroundTruthEndpoint`` — then ``loss_fn(ground_truth, inference)``
 once per value of the network inference bundle, and submits ``log10(loss + 1e-100)``.
 
-Example (a reputer for topic 64, BTC 8 h log-return, scored with squared error)::
+Example (a reputer for Allora mainnet topic 18, BTC 20 min log-return, scored with squared error)::
 
     import asyncio
     from allora_sdk import AlloraNetworkConfig, AlloraWalletConfig, AlloraWorker, make_reputer_function
@@ -13,12 +13,12 @@ Example (a reputer for topic 64, BTC 8 h log-return, scored with squared error):
     from bot.truth.service import build_resolver
 
     async def main() -> None:
-        settings = load_settings("config/testnet.yaml")
+        settings = load_settings("config/bsc-mainnet.yaml")
         resolver = build_resolver(settings)                      # or make_get_ground_truth("http://127.0.0.1:8088")
         reputer_fn = make_reputer_function(make_get_ground_truth(resolver), make_loss_fn("sqe"))
         worker = AlloraWorker.reputer(
-            reputer_fn=reputer_fn, topic_id=64,
-            wallet=AlloraWalletConfig.from_env("ALLORA_"), network=AlloraNetworkConfig.testnet(),
+            reputer_fn=reputer_fn, topic_id=18,
+            wallet=AlloraWalletConfig.from_env("ALLORA_"), network=AlloraNetworkConfig.mainnet(),
         )
         async for result in worker.run():
             print(result)
