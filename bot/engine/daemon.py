@@ -180,7 +180,7 @@ class Daemon:
         self.on_decision = on_decision
         self.watch_interval = watch_interval
         self.bus = bus if bus is not None else ev.EventBus()
-        self.control = control if control is not None else Control(engine_of(sessions), bus=self.bus)
+        self._control = control  # None: made on first use, over the journal's database
         self.coins = dict(coins or {})  # market -> coin symbol, for events
         self.on_heartbeat = on_heartbeat
         self.heartbeat_seconds = heartbeat_seconds
@@ -210,6 +210,12 @@ class Daemon:
         if isinstance(self.executor, LiveExecutor):
             for result in self.executor.drive_handed_over({m.name: m.market for m in self.markets}):
                 self.stats.bets[result.state.value] = self.stats.bets.get(result.state.value, 0) + 1
+
+    @property
+    def control(self) -> Control:
+        if self._control is None:
+            self._control = Control(engine_of(self.sessions), bus=self.bus)
+        return self._control
 
     @property
     def running(self) -> bool:
