@@ -145,6 +145,7 @@ def forget_secrets(settings: Settings, environ: dict[str, str] | None = None) ->
     With the process environment (``environ`` not given) their values are also zeroed in the C environment block."""
     env = os.environ if environ is None else environ
     names = {settings.wallet.private_key_env, settings.wallet.password_env, settings.allora.api_key_env}
+    names |= {settings.notify.telegram.token_env, settings.notify.webhook.url_env}  # read by build_notifiers before
     if environ is None:
         for name in names:
             if name in env:
