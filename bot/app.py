@@ -24,11 +24,12 @@ from bot.chain.clock import ChainClock, fast_block_time
 from bot.chain.connection import connect
 from bot.chain.gas import GasPolicy
 from bot.chain.keys import load_account
+from bot.chain.papersender import PaperSender
 from bot.chain.policy import SigningPolicy, rule_for
 from bot.chain.sender import TxSender
 from bot.config import MarketConfig, Settings
 from bot.engine.account_lock import AccountLock, Holder
-from bot.engine.executor import LiveExecutor, PaperExecutor, SpendingCaps, require_live_ok
+from bot.engine.executor import LiveExecutor, SpendingCaps, require_live_ok
 from bot.engine.runner import Runtime
 from bot.errors import OperationalError, TemporaryError
 from bot.markets.base import PredictionMarket, open_market
@@ -122,13 +123,16 @@ class App:
         return SpendingCaps(self.settings.risk.max_stake_per_bet_wei, self.settings.risk.max_stake_per_day_wei)
 
     def executor(self, market: str) -> Any:
-        if not self.live:
-            return PaperExecutor(self.sessions, self.account_address(), self.caps())
-        sender = self.sender(market)
+        w3 = self.w3_for(market)
         clock = self.clock(market)
 
         def chain_now() -> float:
-            return max(float(fast_block_time(sender.w3)), clock.now())
+            return max(float(fast_block_time(w3)), clock.now())
+
+        if not self.live:  # paper mode is this sender; the executor and settlement do not know the mode
+            paper = PaperSender(w3, self.account_address(), self.engine)
+            return LiveExecutor(paper, self.sessions, chain_now, self.caps(), preflight=False, owns_account=False)
+        sender = self.sender(market)
 
         holder = self.lock_account("live", market)  # the executor owns the account's intents: only the lock holder
         return LiveExecutor(sender, self.sessions, chain_now, self.caps(), owner=holder.token)

@@ -67,6 +67,8 @@ class Receipt:
 
 
 class TxSender:
+    mode = "live"  # the executor's sender for live mode (``bot.chain.papersender.PaperSender`` is paper's)
+
     def __init__(
         self,
         w3: Web3,

@@ -18,7 +18,9 @@ Live path (each step one DB transaction, in this order):
 Every state change goes through ``bot.store.hotjournal.transition`` (the lifecycle's allowed moves). A live executor is
 the *owner* of its account's intents: it is built only by the holder of the account lock (``bot.engine.account_lock``),
 so it may adopt any open intent of the account (the previous owner is gone) and the manual intents a CLI hands over.
-Paper path: the same intent row, filled at the pools seen at decision time; settled later on the real outcome.
+Paper mode is the sender, not a flag: ``bot.chain.papersender.PaperSender`` journals the same attempt and fills it in
+the head block (the pools seen at decision time), so a paper bet moves intended -> signed -> sent -> landed like a live
+one and settles through the same code (``bot.reconcile.paperbook``).
 """
 
 from __future__ import annotations
@@ -33,10 +35,11 @@ from typing import Any, Protocol
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from web3 import Web3
 
 from bot.chain.clock import last_bettable_second
 from bot.chain.policy import PolicyRefusal
-from bot.chain.sender import Broadcast, NotSent, Receipt, TxSender
+from bot.chain.sender import Broadcast, NotSent, Receipt
 from bot.domain import LedgerEntry, Position
 from bot.engine.trace import BetTrace
 from bot.errors import BotError, OperationalError, RevertError, TemporaryError
@@ -175,40 +178,42 @@ def process_owner(role: str) -> str:
     return f"{role}:{os.getpid()}"
 
 
-class PaperExecutor:
-    """Simulated fills: the journal records what would have been bet, at the pools seen at decision time."""
+class Nonces(Protocol):
+    def resync(self, account: str) -> int: ...
 
-    mode = "paper"
 
-    def __init__(self, sessions: sessionmaker[Session], account: str, caps: SpendingCaps | None = None) -> None:
-        self.sessions = sessions
-        self.engine = engine_of(sessions)
-        self.account = account
-        self.caps = caps
-        self.owner = process_owner("paper")
+class BetSender(Protocol):
+    """What the executor needs from a sender: ``TxSender`` (live: signs and broadcasts) or ``PaperSender`` (paper:
+    journals the same attempt and fills it in the head block). The executor never asks which one it has."""
 
-    def prepare(self) -> None:
-        """Nothing cached: a paper fill makes no RPC."""
-
-    def place(self, req: BetRequest) -> BetResult:
-        opened = _open_intent(self.engine, req, self.account, self.mode, self.caps, self.owner, adopt=False)
-        if opened.denied:
-            return BetResult(opened.row.id, IntentState.FAILED, f"spending cap: {opened.denied}")
-        if not opened.created:
-            return BetResult(opened.row.id, opened.row.state, "already decided for this round", duplicate=True)
-        _move(self.engine, self.account, opened.row.id, IntentState.PAPER, "simulated fill at decision-time pools")
-        return BetResult(opened.row.id, IntentState.PAPER, "paper fill",
-                         latency=time.perf_counter() - req.fired_at if req.fired_at else None)
+    @property
+    def mode(self) -> str: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def w3(self) -> Web3: ...
+    @property
+    def nonces(self) -> Nonces: ...
+    @property
+    def gas(self) -> Any: ...
+    def fees(self, max_age: float = ...) -> Any: ...
+    def submit(self, tx: TxRequest, market: str, *, intent_id: int | None = ..., gas_limit: int | None = ...,
+               may_resign: Callable[[int], bool] = ..., step: Callable[[str], None] | None = ...,
+               mark: Callable[..., None] | None = ...) -> Broadcast: ...
+    def replace(self, tx: TxRequest, market: str, nonce: int, fees: Any, intent_id: int | None = ...) -> str: ...
+    def receipt(self, tx_hash: str) -> Receipt | None: ...
+    def broadcast_or_unknown(self, raw: bytes) -> tuple[str, str]: ...
+    def send(self, tx: TxRequest, market: str, gas_limit: int | None = ...) -> tuple[str, Receipt | None]: ...
 
 
 class LiveExecutor:
-    """Signs and sends bets for one account. Build it only in the process that holds the account lock."""
-
-    mode = "live"
+    """Drives bets for one account through the lifecycle, live or paper as its sender is (the composition root picks
+    the sender; nothing here asks). ``owns_account``: built by the holder of the account lock (live), so it may adopt
+    the account's open intents; a paper executor shares its account with other paper processes and adopts none."""
 
     def __init__(
         self,
-        sender: TxSender,
+        sender: BetSender,
         sessions: sessionmaker[Session],
         chain_now: Callable[[], float],
         caps: SpendingCaps | None = None,
@@ -218,8 +223,11 @@ class LiveExecutor:
         watch: bool = True,
         owner: str = "",
         crash_hook: Callable[[str], None] | None = None,
+        owns_account: bool = True,
     ) -> None:
         self.sender = sender
+        self.mode = sender.mode
+        self.owns_account = owns_account
         self.sessions = sessions
         self.engine = engine_of(sessions)
         self.account = sender.address
@@ -229,7 +237,7 @@ class LiveExecutor:
         self.late_grace = late_grace
         self.preflight = preflight
         self.watch_receipts = watch
-        self.owner = owner or process_owner("live")
+        self.owner = owner or process_owner(self.mode)
         self.crash_hook = crash_hook  # tests only: called at each named step ("after-intent", "after-sign", ...)
         self.last_accepted_latency = 0.0  # seconds the node took to answer the last broadcast
 
@@ -245,7 +253,8 @@ class LiveExecutor:
     def place(self, req: BetRequest) -> BetResult:
         fired = req.fired_at or time.perf_counter()
         req.mark("build")
-        opened = _open_intent(self.engine, req, self.account, self.mode, self.caps, self.owner, adopt=True)
+        opened = _open_intent(self.engine, req, self.account, self.mode, self.caps, self.owner,
+                              adopt=self.owns_account)
         req.mark("intent-commit")
         if opened.denied:
             return BetResult(opened.row.id, IntentState.FAILED, f"spending cap: {opened.denied}")

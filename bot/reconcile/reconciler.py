@@ -29,13 +29,14 @@ from bot.chain.sender import TxSender
 from bot.markets.base import PredictionMarket
 from bot.reconcile.claims import ClaimReport, ClaimSweeper
 from bot.reconcile.logless import derive_events, drop_orphans, needed_epochs, pending_txs
+from bot.reconcile.paperbook import paper_books
 from bot.reconcile.pnl import AccountPnl, account_pnl
 from bot.reconcile.rounds import RoundBook
 from bot.reconcile.scanner import ChunkPolicy, LogsRefused, MarketEventScanner
-from bot.reconcile.settle import LIVE, settle_live, settle_paper
+from bot.reconcile.settle import LANDED_STATES, LIVE, PAPER, settle_live
 from bot.reconcile.transactions import TxLedger, TxSyncReport
 from bot.store.db import session_scope
-from bot.store.journal import Intent, IntentState
+from bot.store.journal import Intent
 from bot.store.outcomes import AccountEvent, ScanCursor, Settlement
 
 log = logging.getLogger(__name__)
@@ -199,13 +200,13 @@ class Reconciler:
                         Settlement.epoch.in_(gone),
                     ))  # fmt: skip
                 report.bets_settled += len(settle_live(s, market.name, account, entries, rounds, now, buffer))
-        if paper:
+        if paper:  # the same settlement code, on the paper ledger and the rounds with our paper stakes in them
+            books = paper_books(paper, rounds, market.params().treasury_fee_bp,
+                                empty_side_to_treasury=market.spec.empty_side_to_treasury)
             with session_scope(self.sessions) as s:
-                rows = settle_paper(
-                    s, market.name, paper, rounds, now, buffer, market.params().treasury_fee_bp,
-                    empty_side_to_treasury=market.spec.empty_side_to_treasury,
-                )  # fmt: skip
-                report.paper_settled = len(rows)
+                for account, (entries, folded) in books.items():
+                    report.paper_settled += len(
+                        settle_live(s, market.name, account, entries, folded, now, buffer, mode=PAPER))
 
     def _derive_events(self, market: PredictionMarket, account: str, head: int, now: int) -> int:
         """Logless markets: our bet/claim events from our transactions, the ledger and the rounds."""
@@ -263,13 +264,13 @@ class Reconciler:
                 (int(epoch), str(account))
                 for epoch, account in s.execute(
                     select(Settlement.epoch, Settlement.account).where(
-                        Settlement.market == market.name, Settlement.mode == "paper", Settlement.final.is_(True)
+                        Settlement.market == market.name, Settlement.mode == PAPER, Settlement.final.is_(True)
                     )
                 ).all()
             }
             rows = s.scalars(
                 select(Intent).where(
-                    Intent.market == market.name, Intent.mode == "paper", Intent.state == IntentState.PAPER.value
+                    Intent.market == market.name, Intent.mode == PAPER, Intent.state.in_(LANDED_STATES)
                 )
             ).all()
             return [r for r in rows if (r.epoch, r.account) not in done]

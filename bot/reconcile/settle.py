@@ -4,37 +4,35 @@ Live bet: gross payout or refund from ``bot.payout.settle`` on the round as the 
 transaction (``AccountTx`` of the bet's event, or the journal); our share of the claim transaction's gas (split
 exactly across the epochs it paid, remainder to the first); ``net = payout - stake - bet gas - claim gas``.
 
-Paper fill (``Intent.mode == "paper"``): the real round's outcome with our simulated stake added to our side's pool
-(pools at close + stake, exact integer math of ``bot.payout``); no gas. Stored with ``mode="paper"``, never mixed with
-live money.
+Paper fill (``Intent.mode == "paper"``): the same code, on the paper ledger (the journal's paper fills) and the real
+round with our simulated stake added to our side's pool and the rewards recomputed as the contract would at close
+(``bot.reconcile.paperbook``); no gas. Stored with ``mode="paper"``, never mixed with live money.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.domain import LedgerEntry, Position, Round, RoundStatus
+from bot.domain import LedgerEntry, Round, RoundStatus
 from bot.payout import (
-    ai_winning_position,
-    calculate_rewards,
     is_claimable,
     is_refundable,
-    payout_for,
     round_status,
     round_winner,
     settle,
-    winning_position,
 )
 from bot.store.journal import Intent, IntentState
 from bot.store.outcomes import AccountEvent, AccountTx, Settlement
 
 LIVE = "live"
 PAPER = "paper"
+# an intent whose bet is in the (chain's or the paper) ledger; "paper" is the state of fills journaled before paper
+# fills went through the lifecycle
+LANDED_STATES = (IntentState.LANDED.value, IntentState.PAPER.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,31 +64,6 @@ def live_verdict(rnd: Round, entry: LedgerEntry, now: int, buffer: int) -> BetVe
     if status in (RoundStatus.SETTLED_UP, RoundStatus.SETTLED_DOWN):
         return BetVerdict("won" if round_winner(rnd) is entry.position else "lost", payout, True)
     return BetVerdict("open", 0, False)
-
-
-def paper_verdict(
-    rnd: Round, position: Position, stake: int, fee_bp: int, now: int, buffer: int, *, empty_side_to_treasury: bool
-) -> BetVerdict:
-    """Outcome of a simulated stake: the real round with ``stake`` added to our side's pool at close."""
-    status = round_status(rnd, now, buffer)
-    if status is RoundStatus.REFUNDABLE:
-        return BetVerdict("refund", stake, True)
-    if not rnd.oracle_called:
-        return BetVerdict("open", 0, False)
-    if rnd.ai_price is not None:
-        winner: Position | None = ai_winning_position(rnd.lock_price, rnd.close_price, rnd.ai_price)
-    else:
-        winner = winning_position(rnd.lock_price, rnd.close_price)
-    bull = rnd.bull_amount + (stake if position is Position.BULL else 0)
-    bear = rnd.bear_amount + (stake if position is Position.BEAR else 0)
-    rewards = calculate_rewards(
-        rnd.total_amount + stake, bull, bear, winner, fee_bp, empty_side_to_treasury=empty_side_to_treasury
-    )
-    if rewards.winner is None or rewards.reward_base_cal_amount == 0:
-        return BetVerdict("house-won", 0, True)
-    if rewards.winner is not position:
-        return BetVerdict("lost", 0, True)
-    return BetVerdict("won", payout_for(stake, rewards.reward_amount, rewards.reward_base_cal_amount), True)
 
 
 class SettlementRows:
@@ -158,7 +131,9 @@ def claim_facts(session: Session, market: str, account: str, epochs: Iterable[in
     return ClaimFacts(amount, tx, gas)
 
 
-def bet_facts(session: Session, market: str, account: str, epochs: Iterable[int]) -> dict[int, tuple[str, int]]:
+def bet_facts(
+    session: Session, market: str, account: str, epochs: Iterable[int], mode: str = LIVE
+) -> dict[int, tuple[str, int]]:
     """epoch -> (bet tx hash, gas of that tx) from our Bet events and the transaction ledger, else the journal."""
     wanted = set(epochs)
     out: dict[int, tuple[str, int]] = {}
@@ -176,7 +151,7 @@ def bet_facts(session: Session, market: str, account: str, epochs: Iterable[int]
     }
     intents = session.scalars(
         select(Intent).where(
-            Intent.market == market, Intent.account == account, Intent.mode == LIVE, Intent.epoch.in_(wanted)
+            Intent.market == market, Intent.account == account, Intent.mode == mode, Intent.epoch.in_(wanted)
         )
     ).all()
     by_intent = {i.epoch: i for i in intents}
@@ -185,7 +160,7 @@ def bet_facts(session: Session, market: str, account: str, epochs: Iterable[int]
             h = hashes[epoch]
             fallback = by_intent[epoch].gas_cost_wei if epoch in by_intent and by_intent[epoch].tx_hash == h else 0
             out[epoch] = (h, gas.get(h, fallback))
-        elif epoch in by_intent and by_intent[epoch].state == IntentState.LANDED.value and by_intent[epoch].tx_hash:
+        elif epoch in by_intent and by_intent[epoch].state in LANDED_STATES and by_intent[epoch].tx_hash:
             out[epoch] = (str(by_intent[epoch].tx_hash), by_intent[epoch].gas_cost_wei)
     return out
 
@@ -198,29 +173,32 @@ def settle_live(
     rounds: Mapping[int, Round],
     now: int,
     buffer: int,
+    mode: str = LIVE,
 ) -> list[Settlement]:
-    """Upsert the live settlements of ``entries`` (ledger state of our bets) on ``rounds``."""
+    """Upsert the settlements of ``entries`` (the ledger state of our bets) on ``rounds``, stored under ``mode``.
+    Paper fills come here too, with their ledger read from the journal and the rounds as they would have been with
+    our stake in them (``bot.reconcile.paperbook``): one settlement code for both."""
     epochs = [e for e, entry in entries.items() if entry.amount > 0 and e in rounds]
     claims = claim_facts(session, market, account, epochs)
-    bets = bet_facts(session, market, account, epochs)
+    bets = bet_facts(session, market, account, epochs, mode)
     bot_epochs = set(  # the bot's own intent landed; otherwise the bet was made outside the bot
         session.scalars(
             select(Intent.epoch).where(
                 Intent.market == market,
                 Intent.account == account,
-                Intent.mode == LIVE,
-                Intent.state == IntentState.LANDED.value,
+                Intent.mode == mode,
+                Intent.state.in_(LANDED_STATES),
                 Intent.epoch.in_(epochs),
             )
         ).all()
     )
     out = []
-    stored = SettlementRows(session, market, LIVE, epochs)
+    stored = SettlementRows(session, market, mode, epochs)
     for epoch in epochs:
         entry, rnd = entries[epoch], rounds[epoch]
         verdict = live_verdict(rnd, entry, now, buffer)
         row = stored.get(epoch, account)
-        row.origin = "bot" if epoch in bot_epochs else "adopted"
+        row.origin = ("bot" if mode == LIVE else mode) if epoch in bot_epochs else "adopted"  # paper rows: "paper"
         row.position = int(entry.position)
         row.stake_wei = entry.amount
         if epoch in bets:
@@ -235,53 +213,6 @@ def settle_live(
         row.claim_tx = claims.tx.get(epoch)
         row.claim_gas_wei = claims.gas.get(epoch, 0)
         row.net_pnl_wei = row.payout_wei - row.stake_wei - row.bet_gas_wei - row.claim_gas_wei
-        if verdict.final and not row.settled_at:
-            row.settled_at = rnd.close_timestamp
-        out.append(row)
-    session.flush()
-    return out
-
-
-def paper_fee_bp(intent: Intent, default: int) -> int:
-    try:
-        decision = json.loads(intent.decision or "{}")
-    except ValueError:
-        return default
-    value = decision.get("fee_bp") if isinstance(decision, dict) else None
-    return int(value) if isinstance(value, int | str) and str(value).isdigit() else default
-
-
-def settle_paper(
-    session: Session,
-    market: str,
-    intents: Sequence[Intent],
-    rounds: Mapping[int, Round],
-    now: int,
-    buffer: int,
-    fee_bp: int,
-    *,
-    empty_side_to_treasury: bool,
-) -> list[Settlement]:
-    """Upsert the paper settlements of ``intents`` (state ``paper``)."""
-    out = []
-    stored = SettlementRows(session, market, PAPER, [i.epoch for i in intents])
-    for intent in intents:
-        rnd = rounds.get(intent.epoch)
-        if rnd is None:
-            continue
-        position = Position(intent.position)
-        verdict = paper_verdict(
-            rnd, position, intent.amount_wei, paper_fee_bp(intent, fee_bp), now, buffer,
-            empty_side_to_treasury=empty_side_to_treasury,
-        )  # fmt: skip
-        row = stored.get(intent.epoch, intent.account)
-        row.origin = PAPER
-        row.position = int(position)
-        row.stake_wei = intent.amount_wei
-        row.status = verdict.status
-        row.payout_wei = verdict.payout
-        row.final = verdict.final
-        row.net_pnl_wei = verdict.payout - intent.amount_wei
         if verdict.final and not row.settled_at:
             row.settled_at = rnd.close_timestamp
         out.append(row)

@@ -172,8 +172,9 @@ def test_paper_bet_is_journaled_not_sent(capsys, devnet_cfg, tmp_path):
     rc, out, _ = run(capsys, "-c", str(cfg), "bet", "bull", "--market", "m1", "--amount", "0.01", "--yes", "--json")
     assert rc == 0, out
     data = json.loads(out)
-    assert data["result"] == "paper" and data["payout_if_win_wei"] > 0
-    assert intents(tmp_path) == [(1, "paper", "manual", "paper")]
+    # paper mode is the paper sender: the same lifecycle as live (landed), a "paper:" attempt, nothing on chain
+    assert data["result"] == "landed" and data["payout_if_win_wei"] > 0 and data["tx_hash"].startswith("paper:")
+    assert intents(tmp_path) == [(1, "landed", "manual", "paper")]
 
 
 @pytest.mark.anvil

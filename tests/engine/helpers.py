@@ -10,12 +10,13 @@ from web3 import Web3
 from bot.chain.clock import fast_block_time
 from bot.chain.connection import connect
 from bot.chain.gas import GasPolicy
+from bot.chain.papersender import PaperSender
 from bot.chain.policy import SigningPolicy, rule_for
 from bot.chain.sender import TxSender
 from bot.config import ChainConfig, GasConfig
 from bot.engine.executor import LiveExecutor, SpendingCaps
 from bot.markets import PredictionMarket, dialect_for
-from bot.store.db import make_engine, session_factory
+from bot.store.db import engine_of, make_engine, session_factory
 
 
 def chain_now_of(w3: Web3):
@@ -36,3 +37,13 @@ def build_live(url: str, market_address: str, dialect: str, key: str, db_url: st
     executor = LiveExecutor(sender, sessions, chain_now_of(w3), caps, replace_after=replace_after, late_grace=5,
                             watch=watch)
     return executor, market, sessions, w3
+
+
+PAPER_ACCOUNT = "0x000000000000000000000000000000000000dEaD"
+
+
+def build_paper(w3: Web3, sessions, account: str = PAPER_ACCOUNT, caps: SpendingCaps | None = None,
+                chain_now=None) -> LiveExecutor:
+    """The paper executor as the composition root builds it: the same executor, a ``PaperSender``."""
+    sender = PaperSender(w3, account, engine_of(sessions))
+    return LiveExecutor(sender, sessions, chain_now or chain_now_of(w3), caps, preflight=False, owns_account=False)

@@ -14,7 +14,7 @@ from web3 import Web3
 from bot.config import Settings, TopicConfig
 from bot.domain import Position
 from bot.engine.daemon import Daemon, MarketRuntime
-from bot.engine.executor import BetRequest, PaperExecutor
+from bot.engine.executor import BetRequest
 from bot.engine.risk import MinBet
 from bot.markets import PredictionMarket, dialect_for
 from bot.store.db import make_engine, session_factory, session_scope
@@ -23,7 +23,7 @@ from devkit.devnet.anvil import AnvilNode
 from devkit.devnet.deploy import MarketConfig, deploy_v2
 from devkit.devnet.keeper import Keeper
 from strategies.signals import FollowStrategy
-from tests.engine.helpers import build_live
+from tests.engine.helpers import build_live, build_paper
 
 pytestmark = [pytest.mark.anvil, pytest.mark.slow]
 INTERVAL = 5
@@ -73,7 +73,7 @@ def test_daemon_many_rounds_live_and_paper(tmp_path):
         ex, market, live_sessions, lw3 = build_live(node.url, dep.market_address, "v2", node.private_keys[5], live_db)
         paper_sessions = session_factory(make_engine(f"sqlite:///{tmp_path / 'paper.db'}"))
         paper_market = PredictionMarket(node.w3, dep.market_address, dialect_for("v2"), name="m")
-        paper = PaperExecutor(paper_sessions, "0x000000000000000000000000000000000000dEaD")
+        paper = build_paper(node.w3, paper_sessions)  # the same executor, the paper sender
         live_daemon = make_daemon(settings, market, ex, live_sessions, lw3)
         paper_daemon = make_daemon(settings, paper_market, paper, paper_sessions, node.w3)
 
@@ -129,6 +129,6 @@ def test_daemon_many_rounds_live_and_paper(tmp_path):
         assert len(common) >= 4
         for epoch in common:
             assert (daemon_live[epoch][0], daemon_live[epoch][1]) == paper_rows[epoch][:2]
-        assert all(v[2] == "paper" for v in paper_rows.values())
+        assert all(v[2] == "landed" for v in paper_rows.values())  # the same lifecycle as live
         # skipped rounds (no signal) were skipped by both
         assert not any(e % 4 == 0 for e in daemon_live) and not any(e % 4 == 0 for e in paper_rows)

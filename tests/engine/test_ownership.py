@@ -25,12 +25,12 @@ from hypothesis import strategies as st
 
 from bot.domain import Position
 from bot.engine.account_lock import AccountBusy, AccountLock
-from bot.engine.executor import BetRequest, PaperExecutor, SpendingCaps, hand_over
+from bot.engine.executor import BetRequest, SpendingCaps, hand_over
 from bot.store import hotjournal
 from bot.store.db import make_engine, session_factory
 from bot.store.journal import TRANSITIONS, IllegalTransition, IntentState
 from devkit.devnet.keeper import Keeper
-from tests.engine.helpers import build_live
+from tests.engine.helpers import build_live, build_paper
 
 ROOT = Path(__file__).resolve().parents[2]
 CHILD = str(ROOT / "tests/engine/race_child.py")
@@ -134,7 +134,8 @@ def test_the_daily_cap_counts_intents_in_flight(database_url) -> None:
     first = hand_over(engine, BetRequest(market=markets[0], epoch=5, position=Position.BULL,  # type: ignore[arg-type]
                                          amount=60 * MILLI, lock_ts=1), "0xA", caps)
     assert first.created and first.denied is None and first.row.state is IntentState.INTENDED  # in flight, unsigned
-    second = PaperExecutor(session_factory(engine), "0xA", caps).place(
+    paper = build_paper(None, session_factory(engine), "0xA", caps, chain_now=lambda: 0.0)  # type: ignore[arg-type]
+    second = paper.place(  # refused at the intent commit, before anything reads the chain
         BetRequest(market=markets[1], epoch=5, position=Position.BEAR, amount=60 * MILLI, lock_ts=1))  # type: ignore[arg-type]
     assert second.state is IntentState.FAILED and "daily cap" in second.reason
 

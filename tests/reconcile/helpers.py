@@ -18,13 +18,14 @@ from bot.chain.policy import SigningPolicy, rule_for
 from bot.chain.sender import TxSender
 from bot.config import GasConfig
 from bot.domain import Position
-from bot.engine.executor import BetRequest, BetResult, LiveExecutor, PaperExecutor
+from bot.engine.executor import BetRequest, BetResult, LiveExecutor
 from bot.markets.base import PredictionMarket
 from bot.markets.dialects import dialect_for
 from bot.store.db import make_engine, session_factory
 from devkit.devnet.anvil import AnvilNode
 from devkit.devnet.deploy import Deployment
 from devkit.devnet.keeper import Keeper
+from tests.engine.helpers import build_paper
 
 HAND_GAS = 300_000  # explicit gas: a hand-made transaction is mined even when it reverts
 
@@ -62,7 +63,7 @@ class Scenario:
     market: PredictionMarket
     keeper: Keeper
     bots: list[BotAccount] = field(default_factory=list)
-    paper: PaperExecutor | None = None
+    paper: LiveExecutor | None = None
     price: int = 600 * 10**8
 
     @property
@@ -86,7 +87,7 @@ class Scenario:
                               max_gas_per_day_wei=10**20)
             executor = LiveExecutor(sender, sessions, chain_now=node.chain_time, replace_after=60.0)
             scenario.bots.append(BotAccount(acct, sender, executor))
-        scenario.paper = PaperExecutor(sessions, "paper")
+        scenario.paper = build_paper(node.w3, sessions, chain_now=node.chain_time)
         return scenario
 
     # ------------------------------------------------------------------ time and rounds

@@ -8,8 +8,9 @@ from hypothesis import strategies as st
 from bot.domain import LedgerEntry, Position, Round
 from bot.payout import claim_amount, expected_payout_if_win
 from bot.reconcile.claims import compare_claims
+from bot.reconcile.paperbook import with_our_stake
 from bot.reconcile.pnl import AccountPnl, StakeFlows
-from bot.reconcile.settle import live_verdict, paper_verdict, split_gas
+from bot.reconcile.settle import live_verdict, split_gas
 
 WEI = st.integers(min_value=0, max_value=10**24)
 STAKE = st.integers(min_value=1, max_value=10**22)
@@ -38,27 +39,46 @@ def test_split_gas_is_exact_with_remainder_to_first(total, epochs):
     assert shares[first] == base + total % len(epochs)
 
 
+def paper_verdict(rnd: Round, position: Position, stake: int, fee: int, now: int, buffer: int):
+    """A paper fill settled as settlement does it: the live verdict on the round with our stake folded in."""
+    entry = LedgerEntry(rnd.epoch, position, stake, False)
+    return live_verdict(with_our_stake(rnd, entry, fee, empty_side_to_treasury=True), entry, now, buffer)
+
+
 @given(stake=STAKE, side=WEI, other=WEI, fee=st.integers(0, 1000), up=st.booleans())
 def test_paper_win_matches_expected_payout_when_pools_do_not_move(stake, side, other, fee, up):
     """With the pools at close equal to the pools at decision, the paper payout is bot.payout's expectation."""
     position = Position.BULL if up else Position.BEAR
     bull, bear = (side, other) if up else (other, side)
     rnd = executed(100, 101 if up else 99, bull, bear, fee)
-    verdict = paper_verdict(rnd, position, stake, fee, now=10**6, buffer=30, empty_side_to_treasury=True)
+    verdict = paper_verdict(rnd, position, stake, fee, now=10**6, buffer=30)
     assert verdict.status == "won" and verdict.final
     assert verdict.payout == expected_payout_if_win(stake, side, other, fee)
+
+
+@given(stake=STAKE, bull=WEI, bear=WEI, fee=st.integers(0, 1000), lock=st.integers(1, 10**12),
+       close=st.integers(1, 10**12), position=st.sampled_from(list(Position)))  # fmt: skip
+def test_a_paper_fill_settles_as_the_same_live_bet_would(stake, bull, bear, fee, lock, close, position):
+    """The round without our stake + a paper fill == the round with our real bet in it: same status, same payout."""
+    entry = LedgerEntry(1, position, stake, False)
+    with_bet = executed(lock, close, bull + (stake if position is Position.BULL else 0),
+                        bear + (stake if position is Position.BEAR else 0), fee)
+    live = live_verdict(with_bet, entry, 10**6, 30)
+    paper = paper_verdict(executed(lock, close, bull, bear, fee), position, stake, fee, 10**6, 30)
+    assert (paper.status, paper.payout, paper.final) == (live.status, live.payout, live.final)
+    assert paper.payout == claim_amount(with_bet, entry, 10**6, 30)
 
 
 @given(stake=STAKE, bull=WEI, bear=WEI)
 def test_paper_draw_loss_and_refund(stake, bull, bear):
     flat = executed(100, 100, bull, bear)
-    assert paper_verdict(flat, Position.BULL, stake, 300, 10**6, 30, empty_side_to_treasury=True).status == "house-won"
+    assert paper_verdict(flat, Position.BULL, stake, 300, 10**6, 30).status == "house-won"
     down = executed(100, 99, bull, bear)
-    assert paper_verdict(down, Position.BULL, stake, 300, 10**6, 30, empty_side_to_treasury=True).payout == 0
+    assert paper_verdict(down, Position.BULL, stake, 300, 10**6, 30).payout == 0
     never = Round(1, 100, 400, 700, 100, 0, bull + bear, bull, bear, 0, 0, False)
-    refund = paper_verdict(never, Position.BEAR, stake, 300, 10**6, 30, empty_side_to_treasury=True)
+    refund = paper_verdict(never, Position.BEAR, stake, 300, 10**6, 30)
     assert (refund.status, refund.payout) == ("refund", stake)
-    pending = paper_verdict(never, Position.BEAR, stake, 300, 710, 30, empty_side_to_treasury=True)
+    pending = paper_verdict(never, Position.BEAR, stake, 300, 710, 30)
     assert not pending.final
 
 
