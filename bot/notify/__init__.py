@@ -21,6 +21,7 @@ from bot.engine.control import Control
 from bot.events import Event, EventBus
 from bot.notify.channels import Channel, ChannelError, TelegramClient, WebhookClient
 from bot.notify.commands import CommandListener, Summaries
+from bot.notify.daily import DailyReporter
 from bot.notify.messages import Message, render
 from bot.notify.outbox import Outbox, RateLimiter
 
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 class Notifiers:
     outboxes: list[Outbox] = field(default_factory=list)
     listener: CommandListener | None = None
+    daily: DailyReporter | None = None
     sent_events: int = 0
     _unsubscribe: Callable[[], None] | None = None
     _switches: Mapping[str, bool] = field(default_factory=dict)
@@ -57,6 +59,8 @@ class Notifiers:
             box.start()
         if self.listener is not None:
             self.listener.start()
+        if self.daily is not None:
+            self.daily.start()
         return self
 
     def flush(self, timeout: float = 10.0) -> bool:
@@ -69,6 +73,8 @@ class Notifiers:
             self._unsubscribe = None
         if self.listener is not None:
             self.listener.close(timeout)
+        if self.daily is not None:
+            self.daily.close(timeout)
         for box in self.outboxes:
             box.close(timeout)
             closer = getattr(box.channel, "close", None)
@@ -111,6 +117,8 @@ def build_notifiers(settings: Settings, bus: EventBus, control: Control, *, quer
     if telegram is not None and cfg.telegram.commands:
         notifiers.listener = CommandListener(telegram, control, mode=settings.mode, query=query, claim=claim,
                                              poll_seconds=cfg.telegram.poll_timeout_seconds)
+    if channels and query is not None and cfg.events.daily_summary:
+        notifiers.daily = DailyReporter(query, settings.mode, cfg.daily_summary_hour_utc, notifiers.on_event)
     if channels:
         notifiers._unsubscribe = bus.subscribe(notifiers.on_event)
         log.info("notifications: %s", ", ".join(c.name for c in channels))

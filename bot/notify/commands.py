@@ -26,7 +26,11 @@ BY = "telegram"
 
 
 class Summaries(Protocol):
+    """What the notifiers read from the journal (``bot.query.QueryService``)."""
+
     def summary(self, mode: str | None = None, account: str | None = None) -> list[Any]: ...
+
+    def pnl(self, mode: str | None = None, market: str | None = None, account: str | None = None) -> list[Any]: ...
 
 
 class CommandListener:

@@ -199,3 +199,35 @@ def test_enabled_channel_without_its_secret_is_a_config_error(tmp_path, telegram
     settings = _settings(tmp_path, telegram.api_base)
     with pytest.raises(ConfigError, match="ALLORA_BOT_TELEGRAM_TOKEN is not set"):
         build_notifiers(settings, EventBus(), _control(settings), environ={})
+
+
+def test_daily_summary_of_the_finished_day_from_the_journal(tmp_path, telegram):
+    """The previous UTC day's settled bets and net PnL, once, after the configured hour (an injected clock)."""
+    from datetime import UTC, datetime
+
+    from bot.notify.daily import DailyReporter
+    from bot.query import PnlRow
+
+    class Journal:
+        def pnl(self, mode=None, market=None, account=None):
+            return [PnlRow("live", "m1", "2026-03-01", "BNB", 18, 3, 2, 1, 3 * 10**17, 4 * 10**17, 10**15, 99 * 10**15),
+                    PnlRow("live", "m2", "2026-03-01", "BNB", 18, 1, 0, 1, 10**17, 0, 10**15, -101 * 10**15),
+                    PnlRow("live", "m1", "2026-03-02", "BNB", 18, 5, 5, 0, 0, 0, 0, 10**18)]
+
+        def summary(self, mode=None, account=None):
+            return []
+
+    settings = _settings(tmp_path, telegram.api_base, daily_summary_hour_utc=6)
+    bus = EventBus()
+    notifiers = build_notifiers(settings, bus, _control(settings), environ=_env(), query=Journal()).start()
+    try:
+        now = [datetime(2026, 3, 2, 5, 59, tzinfo=UTC).timestamp()]
+        reporter = DailyReporter(Journal(), "live", 6, notifiers.on_event, clock=lambda: now[0])
+        assert reporter.check() == []  # before the hour
+        now[0] = datetime(2026, 3, 2, 6, 0, 1, tzinfo=UTC).timestamp()
+        sent = reporter.check()
+        assert len(sent) == 1 and reporter.check() == []  # once a day
+        telegram.wait_for(lambda s: any(m.text.startswith("day 2026-03-01") for m in s))
+    finally:
+        notifiers.close()
+    assert "day 2026-03-01: 4 bets (2 won, 2 lost, 0 skips), net PnL -0.002 BNB" in telegram.texts()
