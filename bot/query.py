@@ -12,6 +12,8 @@ bet has no settlement time, never 1970). ``to_plain(value)`` turns any result in
   row (adopted bets made outside the bot included).
 - ``open_bets(...)``, ``settlements(...)``: ``bets`` with ``settled`` False / True.
 - ``recent_bets(account, limit)``: the status view's latest bets of an account.
+- ``status_inputs(account=None, topic_ids=(), recent=10) -> StatusInputs``: what a status view reads from the database
+  (recent and open bets, the latest inference per topic, the per-mode summary).
 - ``claimable(mode="live", market=None, account=None) -> list[Bet]``: won or refundable, not claimed yet.
 - ``claims(market=None, limit=50) -> list[ClaimView]``: claim transactions the bot sent.
 - ``pnl(mode=None, market=None, account=None) -> list[PnlRow]``: per mode, market and UTC day of settlement.
@@ -201,6 +203,21 @@ def _p_up(decision: str) -> float | None:
     return None
 
 
+def _real_tx(mode: str, tx: str | None) -> str | None:
+    """A chain transaction hash; ``None`` for paper fills (their journal rows carry a ``paper:`` placeholder)."""
+    return tx if mode == "live" and tx and tx.startswith("0x") else None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusInputs:
+    """What a status view reads from the database (the chain's side, pools and time to lock, comes from the market)."""
+
+    recent_bets: tuple[Bet, ...]
+    open_bets: tuple[Bet, ...]
+    latest_inferences: tuple[InferenceView, ...]  # the newest accepted one of each topic asked for that has one
+    summary: tuple[BetSummary, ...]
+
+
 class QueryService:
     """Reads only; one short transaction per call."""
 
@@ -284,7 +301,7 @@ class QueryService:
             coin=coin.symbol, decimals=coin.decimals, settled=bool(row.final),
             outcome=row.status if row.final else "open", payout_wei=row.payout_wei if row.final else 0,
             gas_wei=gas, net_pnl_wei=row.net_pnl_wei if row.final else 0,
-            tx=row.bet_tx or (intent.tx_hash if intent is not None else None),
+            tx=_real_tx(row.mode, row.bet_tx or (intent.tx_hash if intent is not None else None)),
             claimable=bool(row.claimable or row.refundable), claimed=bool(row.claimed), claim_tx=row.claim_tx,
             placed_at=int(intent.created_at) if intent is not None else None,
             settled_at=int(row.settled_at) if row.final and row.settled_at else None,
@@ -303,7 +320,8 @@ class QueryService:
             market=i.market, epoch=i.epoch, account=i.account, mode=i.mode, origin=i.origin,
             side=Position(i.position).label, amount_wei=i.amount_wei, coin=coin.symbol, decimals=coin.decimals,
             settled=reverted, outcome="reverted" if reverted else "open", payout_wei=0, gas_wei=i.gas_cost_wei,
-            net_pnl_wei=-i.gas_cost_wei if reverted else 0, tx=i.tx_hash, claimable=False, claimed=False,
+            net_pnl_wei=-i.gas_cost_wei if reverted else 0, tx=_real_tx(i.mode, i.tx_hash), claimable=False,
+            claimed=False,
             claim_tx=None, placed_at=int(i.created_at),
             settled_at=(int(i.block_timestamp or i.created_at) if reverted else None), lock_ts=i.lock_ts or None,
             strategy=i.strategy, p_up=_p_up(i.decision), state=i.state, intent_id=i.id,
@@ -323,6 +341,17 @@ class QueryService:
                 claimed_wei=r.claimed_wei, gas_wei=r.gas_wei, status=r.status, block_number=r.block_number,
                 confirmed=bool(r.confirmed), mismatch=r.mismatch or "", created_at=int(r.created_at) or None,
             ) for r in s.scalars(stmt)]
+
+    def status_inputs(self, account: str | None = None, topic_ids: Sequence[int] = (),
+                      recent: int = 10) -> StatusInputs:
+        """Recent and open bets (of ``account``, or all), the latest inference of each topic, the per-mode summary."""
+        latest = [self.latest_inference(t) for t in topic_ids]
+        return StatusInputs(
+            recent_bets=tuple(self.recent_bets(account, recent)),
+            open_bets=tuple(self.open_bets(account=account, limit=None)),
+            latest_inferences=tuple(v for v in latest if v is not None),
+            summary=tuple(self.summary(account=account)),
+        )
 
     # -- money over time ------------------------------------------------------------------------------------------
 
@@ -438,5 +467,5 @@ def for_settings(settings: Settings, engine: Engine | None = None) -> QueryServi
     return QueryService(engine if engine is not None else make_engine(settings.database_url), coins_of(settings))
 
 
-__all__ = ["Bet", "BetSummary", "ClaimView", "EquityPoint", "InferenceView", "PnlRow", "QueryService", "asdict",
-           "for_settings", "to_plain", "utc_day", "utc_time"]
+__all__ = ["Bet", "BetSummary", "ClaimView", "EquityPoint", "InferenceView", "PnlRow", "QueryService", "StatusInputs",
+           "asdict", "for_settings", "to_plain", "utc_day", "utc_time"]

@@ -43,7 +43,7 @@ def service(database_url):
     sessions = session_factory(engine)
     with session_scope(sessions) as s:
         # paper: a won bet (day 1) and an open one
-        s.add(_intent("btc", 10, "paper", "paper", 10**16, decision={"p_up": 0.61}))
+        s.add(_intent("btc", 10, "paper", "landed", 10**16, decision={"p_up": 0.61}, tx_hash="paper:" + "ab" * 30))
         s.add(_settlement("btc", 10, "paper", "won", 10**16, 19 * 10**15, 0, DAY1, origin="paper"))
         s.add(_intent("btc", 12, "paper", "paper", 3 * 10**16, position=1))
         # live: a lost bet settled on day 2 with gas, a won+claimable one on day 1, a landed open one with gas paid,
@@ -135,3 +135,11 @@ def test_inferences_with_verdicts(service):
 def test_results_are_plain_json(service):
     data = json.loads(json.dumps(to_plain(service.bets(limit=None))))
     assert {d["amount_wei"] for d in data} >= {5 * 10**16} and all(isinstance(d["amount_wei"], int) for d in data)
+
+
+def test_status_inputs(service):
+    inputs = service.status_inputs(A, topic_ids=(14, 99), recent=3)
+    assert [b.epoch for b in inputs.recent_bets] == [14, 11, 11]
+    assert sorted((b.mode, b.epoch) for b in inputs.open_bets) == [("live", 13), ("paper", 12)]
+    assert [i.value for i in inputs.latest_inferences] == ["0.0012"]  # topic 99 has none
+    assert {(x.mode, x.coin) for x in inputs.summary} == {("paper", "BNB"), ("live", "BNB"), ("live", "ETH")}
