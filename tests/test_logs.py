@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import re
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
@@ -16,6 +15,7 @@ from bot.coins import format_units
 from bot.logs import ActivityLog, add_logfile
 from bot.store.db import make_engine, session_factory, session_scope
 from bot.store.journal import Intent
+from bot.store.outcomes import Settlement
 from tests.notify.devbot import running_bot
 
 pytestmark = [pytest.mark.anvil, pytest.mark.slow]
@@ -42,8 +42,15 @@ def test_daemon_logfile_has_decisions_and_settlements_in_coins(tmp_path):
         assert epoch in intents, (epoch, sorted(intents))
         assert amount == format_units(intents[epoch].amount_wei, 18)  # the stake in coins, exactly the journal's
         assert side == ("BULL" if intents[epoch].position == 0 else "BEAR")
-    settled = [(int(e), Decimal(p)) for e, p in SETTLED.findall(text)]
-    assert settled and all(e in bets for e, _ in settled)
+    settled = {int(e): p for e, p in SETTLED.findall(text)}
+    assert settled and set(settled) <= set(bets) and len(SETTLED.findall(text)) == len(settled)  # once per round
+    with session_scope(session_factory(engine)) as s:
+        rows = {r.epoch: r for r in s.scalars(select(Settlement).where(Settlement.mode == "live"))}
+    for epoch, pnl in settled.items():
+        row = rows[epoch]
+        before_claim = row.payout_wei - row.stake_wei - row.bet_gas_wei
+        assert pnl.lstrip("+") in {format_units(before_claim, 18), format_units(row.net_pnl_wei, 18)}, (epoch, pnl)
+        assert row.status in ("won", "lost", "house-won", "refund")
     assert "ALLORA_BOT_PRIVATE_KEY" not in text and bot.world.bot_key[2:] not in text
 
 

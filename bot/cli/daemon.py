@@ -47,12 +47,18 @@ def _service_hooks(runtime: Any) -> None:
 
 
 def _subscribers(app: Any, runtime: Any) -> Any:
-    """The activity lines on the daemon's event bus; the notifiers the composition root built (``bot.app``: one set
-    per daemon, Telegram's /claim runs the daemon's own claim job). Started by the caller."""
+    """The activity lines on the daemon's event bus, and the settlement feed (RoundSettled / Claimed from the
+    journal); the notifiers the composition root built (``bot.app``: one set per daemon, Telegram's /claim runs the
+    daemon's own claim job). Started by the caller."""
     from bot.coins import coins_of
     from bot.logs import attach_activity_log
+    from bot.notify.settlements import SettlementFeed
+    from bot.query import QueryService
 
-    attach_activity_log(runtime.daemon.bus, coins_of(app.settings))
+    coins = coins_of(app.settings)
+    attach_activity_log(runtime.daemon.bus, coins)
+    feed = SettlementFeed(QueryService(app.engine, coins), runtime.daemon.bus, app.settings.mode).start()
+    runtime.services.append(feed.close)
     return runtime.notifiers
 
 
