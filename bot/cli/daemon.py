@@ -95,6 +95,8 @@ def register(cli: click.Group) -> None:
 
             forget_secrets(app.settings)  # every secret is read by now: none stays in the environment
         click.echo(f"daemon running in {app.settings.mode} mode on {', '.join(app.markets)} (Ctrl-C to stop)", err=True)
+        if runtime.api_url:
+            click.echo(f"dashboard, API and /metrics: {runtime.api_url}", err=True)
         if getattr(runtime, "api_url", None):
             click.echo(f"dashboard, API and /metrics on {runtime.api_url}/", err=True)
         notifiers.start()
