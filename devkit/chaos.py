@@ -34,6 +34,7 @@ from bot.store.inferences import InferenceRecord
 from bot.store.journal import Intent
 from devkit.demo.run import MARKET, demo_settings
 from devkit.demo.world import build_world, start
+from devkit.devnet.procs import die_with_parent, stop_on_signals
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,6 +46,7 @@ def _spawn(config: Path, env: dict[str, str], log_file: Path) -> subprocess.Pope
     return subprocess.Popen(  # noqa: S603 — our own entry point
         [sys.executable, str(ROOT / "main.py"), "-c", str(config), "-v", "run", "--live"],
         cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        preexec_fn=die_with_parent(signal.SIGTERM),  # noqa: PLW1509 — a daemon never outlives the chaos run
     )
 
 
@@ -233,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", default="data/chaos")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    figures = run_chaos(args.rounds, args.kills, args.interval, args.rpc_fault_rate, args.seed, Path(args.workdir))
+    with stop_on_signals():  # SIGTERM/SIGINT unwind the run: the daemon child and anvil stop with it
+        figures = run_chaos(args.rounds, args.kills, args.interval, args.rpc_fault_rate, args.seed, Path(args.workdir))
     print(json.dumps(figures, indent=2, default=str))
     ok = (figures["double_bets"] == 0 and figures["journal_rows_lost"] == 0 and figures["pnl_difference_wei"] == 0
           and figures["bets_on_rejected_inferences"] == 0 and not figures["daemon_crashes"])

@@ -1,19 +1,23 @@
 """``python main.py demo``: the whole bot on a local devnet — see ``devkit.demo.world`` for the scenery.
 
 The bot daemon bets live (a funded dev account) on our V2 market from the local Allora service's signed inferences,
-reconciles and claims; the ground-truth service serves the outcomes. A live view shows rounds, signal, decision,
-pools, PnL and accuracy; the final report checks that the reconciled PnL equals the account's balance change.
+reconciles and claims; the ground-truth service serves the outcomes. The view (``devkit.demo.view``) prints every round
+once it is closed, with the reason for each decision; at the end every round the daemon decided on is closed and
+settled, and the report (amounts in coins, exact) checks that the reconciled PnL equals the account's balance change.
+Start-up progress goes to stderr, one line a step ("demo: anvil ...", "demo: market ...", "demo: daemon started").
+The crowd is simulated (thin pools): the table and the report say so.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +29,14 @@ from bot.config import Settings, parse_settings
 from bot.domain import Position
 from bot.store.db import session_scope
 from bot.store.journal import Intent
-from bot.store.outcomes import RoundOutcome, Settlement
+from bot.store.outcomes import Settlement
+from devkit.demo.view import CROWD_WARNING, HEADER, DemoView, coin_text
 from devkit.demo.world import TOPIC_ID, World, build_world, start, summary
 from devkit.devnet.deploy import Dialect
 
 log = logging.getLogger(__name__)
 MARKET = "btc-demo"
+COIN = "ETH"  # the devnet chain's native coin
 
 
 def demo_settings(world: World, workdir: Path) -> Settings:
@@ -54,68 +60,8 @@ def demo_settings(world: World, workdir: Path) -> Settings:
         "execution": {"lead_seconds": 2.5, "claim_interval_seconds": 4, "confirmations": 1,
                       "gas": {"mode": "eip1559", "floor_gwei": "1", "ceiling_gwei": "200", "priority_gwei": "1"}},
         "truth": {"host": "127.0.0.1", "port": 0},
+        "api": {"enabled": True, "host": "127.0.0.1", "port": 0},  # the dashboard, /api, /metrics (when served)
     })
-
-
-@dataclass
-class DemoView:
-    rounds: dict[int, dict[str, Any]] = field(default_factory=dict)
-    lines: list[str] = field(default_factory=list)
-    plain: bool = True
-
-    def on_decision(self, decision: Any, result: Any) -> None:
-        signal = decision.context.get("signal") or {}
-        p_up = decision.context.get("p_up")
-        row = self.rounds.setdefault(decision.epoch, {})
-        row.update(
-            p_up=None if p_up != p_up else round(float(p_up), 3),
-            decision=decision.side.label if decision.side is not None else "skip",
-            stake=decision.stake_wei, reason=decision.reason[:60],
-            pools=(decision.context.get("bull_pool_wei", 0), decision.context.get("bear_pool_wei", 0)),
-            state=result.state.value if result is not None else "-",
-            signal_source="allora" if signal else "none",
-        )
-        if self.plain:
-            pools = row["pools"]
-            print(f"round {decision.epoch:>3}: p_up {row['p_up']}  pools bull {pools[0] / 1e18:.3f} / bear "
-                  f"{pools[1] / 1e18:.3f}  -> {row['decision']} {row['stake'] / 1e18:.4f}  {row['state']}  "
-                  f"({row['reason']})", flush=True)
-
-    def refresh(self, sessions: Any, account: str) -> None:
-        with session_scope(sessions) as s:
-            for o in s.scalars(select(RoundOutcome).where(RoundOutcome.market == MARKET)):
-                row = self.rounds.setdefault(o.epoch, {})
-                row["outcome"] = {1: "up", -1: "down"}.get(o.direction, o.status)
-            for st in s.scalars(select(Settlement).where(Settlement.account == account)):
-                row = self.rounds.setdefault(st.epoch, {})
-                row["result"] = st.status
-                row["pnl"] = st.net_pnl_wei
-                row["claimed"] = st.claimed
-
-    def table(self) -> Any:
-        from rich.table import Table
-
-        table = Table("epoch", "p_up", "bull pool", "bear pool", "decision", "stake", "tx", "outcome", "result",
-                      "net PnL", title="Allora x prediction market — live demo")
-        for epoch in sorted(self.rounds)[-14:]:
-            r = self.rounds[epoch]
-            pools = r.get("pools", (0, 0))
-            table.add_row(str(epoch), str(r.get("p_up", "")), f"{pools[0] / 1e18:.3f}", f"{pools[1] / 1e18:.3f}",
-                          r.get("decision", ""), f"{r.get('stake', 0) / 1e18:.4f}", r.get("state", ""),
-                          r.get("outcome", ""), r.get("result", ""),
-                          f"{r['pnl'] / 1e18:+.5f}" if "pnl" in r else "")
-        return table
-
-
-def _hits(view: DemoView) -> tuple[int, int]:
-    hits = total = 0
-    for r in view.rounds.values():
-        p = r.get("p_up")
-        if p is None or p == 0.5 or r.get("outcome") not in ("up", "down"):
-            continue
-        total += 1
-        hits += (p > 0.5) == (r["outcome"] == "up")
-    return hits, total
 
 
 def run_demo(rounds: int = 20, interval: int = 10, workdir: Path = Path("data/demo"), *, live_view: bool | None = None,
@@ -124,10 +70,11 @@ def run_demo(rounds: int = 20, interval: int = 10, workdir: Path = Path("data/de
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     plain = not (sys.stdout.isatty() if live_view is None else live_view)
-    view = DemoView(plain=plain)
+    view = DemoView(MARKET)
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)  # "skipped: max instances" on a busy machine: noise here
     interrupted = False
     with ExitStack() as stack:
-        world = build_world(stack, interval=interval, rounds=rounds, dialect=dialect)
+        world = build_world(stack, interval=interval, rounds=rounds, dialect=dialect, on_phase=_progress)
         settings = demo_settings(world, workdir)
         env_name = settings.wallet.private_key_env
         previous_key = os.environ.get(env_name)
@@ -138,31 +85,96 @@ def run_demo(rounds: int = 20, interval: int = 10, workdir: Path = Path("data/de
         os.environ[api_env] = "UP-local-demo"  # the local service accepts any key
         app = build_app(settings)
         w3 = app.w3_for(MARKET)
+        market = app.market(MARKET)
         account = app.account_address()
         balance_start = int(w3.eth.get_balance(account))  # type: ignore[arg-type]
         runtime = build_runtime(app, on_decision=view.on_decision, watch_interval=0.25,
                                 start_blocks={MARKET: world.deployment.block_number})
+        stack.callback(runtime.stop)
+        api_url = getattr(runtime, "api_url", None)  # set by the composition root once the daemon serves its API
+        if api_url:
+            _progress("api", f"dashboard {api_url}/  API {api_url}/api/status  metrics {api_url}/metrics")
         truth = _truth_service(settings, world)
         stack.callback(truth.stop)
-        print(f"demo: anvil {world.node.url}, market {world.deployment.market_address}, Allora {world.allora_url}, "
-              f"ground truth {truth.base_url}; {rounds} rounds of {interval} s", flush=True)
+        _progress("truth", f"ground truth {truth.base_url}; {rounds} rounds of {interval} s")
         start(world)
         runtime.daemon.start()
+        _progress("daemon", f"daemon started (pid {os.getpid()}), betting live as {account}")
+        out = stack.enter_context(RowPrinter(view, plain, api_url))
+        tick = functools.partial(out.tick, market, app.sessions, account)
         try:
-            _watch(runtime, view, app, account, rounds, plain)
+            _watch(runtime, rounds, tick)
         except KeyboardInterrupt:
             interrupted = True
-            print("\ninterrupted: stopping cleanly", flush=True)
+            print("\ninterrupted: stopping cleanly", file=sys.stderr, flush=True)
         runtime.stop()
-        last_bet = _last_bet_epoch(app)
-        final = _settle_everything(app, runtime, world, last_bet, interrupted)
+        final = _settle_everything(app, runtime, world, view, interrupted, tick)
         world.stop.set()
-        view.refresh(app.sessions, account)
+        out.finish(market, app.sessions, account)
         balance_end = int(w3.eth.get_balance(account))  # type: ignore[arg-type]
         rec = runtime.reconcilers[0]
         pnl = rec.account_pnl(account)
         report = _report(app, view, runtime, pnl, balance_start, balance_end, final, truth, world, interrupted)
     return report
+
+
+def _progress(name: str, line: str) -> None:
+    print(f"demo: {line}", file=sys.stderr, flush=True)
+
+
+class RowPrinter:
+    """Prints each round once it is closed (scrolling output that keeps every round); on a terminal, a live footer
+    shows the rounds still open. ``finish`` prints what is left once everything is settled."""
+
+    def __init__(self, view: DemoView, plain: bool, api_url: str | None = None) -> None:
+        self.view, self.plain, self.api_url = view, plain, api_url
+        self.live: Any = None
+
+    def __enter__(self) -> RowPrinter:
+        if self.api_url:
+            self._print(f"while the demo runs: dashboard {self.api_url}/  API {self.api_url}/api/status  "
+                        f"metrics {self.api_url}/metrics")
+        self._print(HEADER)
+        self._print(f"  ({CROWD_WARNING})")
+        if not self.plain:
+            from rich.console import Console
+            from rich.live import Live
+
+            self.live = Live(self._footer(), console=Console(), refresh_per_second=2, transient=True)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.__exit__(None, None, None)
+            self.live = None
+
+    def _print(self, line: str) -> None:
+        if self.live is not None:
+            self.live.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        else:
+            print(line, flush=True)
+
+    def _footer(self) -> Any:
+        from rich.text import Text
+
+        rows = self.view.open_rows()
+        text = "\n".join(["open rounds:"] + [r.line() for r in rows]) if rows else "waiting for the next round"
+        return Text(text, no_wrap=True, overflow="ellipsis")  # one line a round: the footer's height stays known
+
+    def tick(self, market: Any, sessions: Any, account: str) -> None:
+        self.view.refresh(market, sessions, account)
+        for row in self.view.newly_closed():
+            self._print(row.line())
+        if self.live is not None:
+            self.live.update(self._footer())
+
+    def finish(self, market: Any, sessions: Any, account: str) -> None:
+        self.tick(market, sessions, account)
+        self.__exit__()
+        for row in self.view.open_rows():  # only if a round could not be closed (interrupted): shown as open
+            row.printed = True
+            print(row.line(), flush=True)
 
 
 def _restore_env(name: str, value: str | None) -> None:
@@ -187,36 +199,26 @@ def _truth_service(settings: Settings, world: World):  # type: ignore[no-untyped
     return start_in_thread(resolver)
 
 
-def _watch(runtime: Any, view: DemoView, app: Any, account: str, rounds: int, plain: bool) -> None:
+def _watch(runtime: Any, rounds: int, tick: Callable[[], None]) -> None:
     daemon = runtime.daemon
-    if plain:
-        while daemon.stats.rounds_seen < rounds:
-            time.sleep(0.5)
-        return
-    from rich.live import Live
-
-    with Live(view.table(), refresh_per_second=2, transient=False) as live:
-        while daemon.stats.rounds_seen < rounds:
-            view.refresh(app.sessions, account)
-            live.update(view.table())
-            time.sleep(0.5)
+    while daemon.stats.rounds_seen < rounds:
+        tick()
+        time.sleep(0.5)
 
 
-def _last_bet_epoch(app: Any) -> int:
-    with session_scope(app.sessions) as s:
-        epochs = list(s.scalars(select(Intent.epoch).where(Intent.state == "landed")))
-    return max(epochs, default=0)
-
-
-def _settle_everything(app: Any, runtime: Any, world: World, last_bet: int, interrupted: bool) -> dict[str, Any]:
-    """Let the keeper close every round we bet on, then reconcile and claim until nothing is left."""
+def _settle_everything(app: Any, runtime: Any, world: World, view: DemoView, interrupted: bool,
+                       tick: Callable[[], None]) -> dict[str, Any]:
+    """Let the keeper close every round the daemon decided on (not when interrupted: stop soon), then reconcile and
+    claim until nothing is left."""
     market = app.market(MARKET)
+    last = max(view.rounds, default=0)
     deadline = time.time() + world.interval * 4 + 30
-    while last_bet and time.time() < deadline:
+    while last and not interrupted and time.time() < deadline:
         current = market.current_epoch()
-        if current >= last_bet + 2 and market.round(last_bet).oracle_called and \
-                market.chain_time() > market.round(last_bet).close_timestamp:
+        if current >= last + 2 and market.round(last).oracle_called and \
+                market.chain_time() > market.round(last).close_timestamp:
             break
+        tick()
         time.sleep(0.5)
     claims: list[Any] = []
     rec = runtime.reconcilers[0]
@@ -263,16 +265,22 @@ def _report(app: Any, view: DemoView, runtime: Any, pnl: Any, balance_start: int
         lost = sum(1 for st in settlements if st.status == "lost")
         claimed = sum(1 for st in settlements if st.claimed)
         sides = {p.label: sum(1 for i in intents if i.position == int(p)) for p in Position}
-    hits, total = _hits(view)
+    hits, total = view.hits()
     change = balance_end - balance_start
     reconciled = int(pnl.pnl_wei)
     lat = sorted(runtime.daemon.stats.latencies)
+    rows = [r.to_json() for _, r in sorted(view.rounds.items())]
+    still_open = [epoch for epoch, r in sorted(view.rounds.items()) if not r.closed]
     return {
         "interrupted": interrupted,
+        "coin": COIN,
         "world": summary(world),
         "rounds_seen": runtime.daemon.stats.rounds_seen,
         "decisions": runtime.daemon.stats.decisions,
         "skips": runtime.daemon.stats.skips,
+        "rounds": rows,
+        "all_closed": not still_open,
+        "open_rounds": still_open,
         "bets": {"intents": len(intents), "by_state": states, "by_side": sides},
         "settled": {"bets": len(settlements), "won": won, "lost": lost, "claimed": claimed, **final},
         "pnl": {
@@ -285,6 +293,7 @@ def _report(app: Any, view: DemoView, runtime: Any, pnl: Any, balance_start: int
             "unclaimed_wei": pnl.native.unclaimed_wei,
             "gas_wei": pnl.gas_wei,
         },
+        "crowd": {"simulated": True, "bets": world.crowd_bets, "warning": CROWD_WARNING},
         "signal_accuracy": {"hits": hits, "rounds": total, "hit_rate": round(hits / total, 3) if total else None},
         "decision_latency_ms": {"p50": round(lat[len(lat) // 2] * 1000, 2) if lat else None,
                                 "max": round(lat[-1] * 1000, 2) if lat else None},
@@ -292,30 +301,46 @@ def _report(app: Any, view: DemoView, runtime: Any, pnl: Any, balance_start: int
     }
 
 
-def print_report(report: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "none"
 
-    table = Table("figure", "value", title="demo report")
-    p = report["pnl"]
-    rows = [
-        ("rounds seen", report["rounds_seen"]),
-        ("decisions / skips", f"{report['decisions']} / {report['skips']}"),
-        ("bets by state", report["bets"]["by_state"]),
-        ("bets by side", report["bets"]["by_side"]),
-        ("settled: won / lost", f"{report['settled']['won']} / {report['settled']['lost']}"),
-        ("claimed bets / claim txs", f"{report['settled']['claimed']} / {report['settled']['claim_txs']}"),
-        ("stakes", f"{p['stakes_wei'] / 1e18:.6f} ETH"),
-        ("claimed back", f"{p['claimed_wei'] / 1e18:.6f} ETH"),
-        ("gas", f"{p['gas_wei'] / 1e18:.8f} ETH"),
-        ("reconciled PnL (wei)", p["reconciled_pnl_wei"]),
-        ("balance change (wei)", p["balance_change_wei"]),
-        ("PnL == balance change", "yes" if p["equal"] else f"NO (difference {p['difference_wei']} wei)"),
-        ("signal hit rate", f"{report['signal_accuracy']['hits']}/{report['signal_accuracy']['rounds']}"),
-        ("decision latency p50 / max", f"{report['decision_latency_ms']['p50']} / {report['decision_latency_ms']['max']} ms"),
-        ("crowd bets", report["world"]["crowd_bets"]),
-        ("loss service", report["truth_service"].get("loss_service")),
+
+def print_report(report: dict[str, Any]) -> None:
+    """The closing report: plain lines, amounts in coins (exact), the simulated crowd named."""
+    p, st = report["pnl"], report["settled"]
+    coin = report["coin"]
+
+    def amount(wei: int) -> str:
+        return f"{'+' if wei > 0 else ''}{coin_text(wei)} {coin}"
+
+    stakes = p["stakes_wei"]
+    ret = f" ({p['reconciled_pnl_wei'] * 100 / stakes:+.1f} % of stakes*)" if stakes else ""
+    closed = ("every round closed and settled" if report["all_closed"] else
+              f"rounds still open (interrupted): {', '.join(map(str, report['open_rounds']))}")
+    lat = report["decision_latency_ms"]
+    acc = report["signal_accuracy"]
+    loss = report["truth_service"].get("loss_service", {})
+    lines = [
+        "demo report" + (" (interrupted)" if report["interrupted"] else ""),
+        f"  rounds seen            {report['rounds_seen']}: {closed}",
+        f"  decisions              {report['decisions']} ({report['skips']} skips)",
+        f"  bets                   {report['bets']['intents']}: {_counts(report['bets']['by_state'])}; "
+        f"{_counts(report['bets']['by_side'])}",
+        f"  settled                {st['bets']} (won {st['won']}, lost {st['lost']}); claimed {st['claimed']} in "
+        f"{st['claim_txs']} claim transaction(s)",
+        f"  staked                 {coin_text(stakes)} {coin}",
+        f"  claimed back           {coin_text(p['claimed_wei'])} {coin}"
+        + (f" (unclaimed {coin_text(p['unclaimed_wei'])} {coin})" if p["unclaimed_wei"] else ""),
+        f"  gas                    {coin_text(p['gas_wei'])} {coin}",
+        f"  reconciled PnL         {amount(p['reconciled_pnl_wei'])}{ret}",
+        f"  balance change         {amount(p['balance_change_wei'])}",
+        "  PnL == balance change  " + ("yes, to the wei" if p["equal"] else
+                                       f"NO: {p['difference_wei']} wei apart"),
+        f"  signal hit rate        {acc['hits']}/{acc['rounds']} rounds",
+        f"  decision latency       p50 {lat['p50']} ms, max {lat['max']} ms",
+        f"  ground-truth service   {report['truth_service']['url']} (loss endpoint: "
+        f"{'HTTP ' + str(loss['status']) if 'status' in loss else loss.get('error', '?')})",
+        f"  * {report['crowd']['warning']} ({report['crowd']['bets']} crowd bets).",
+        "  go on by hand: python main.py devnet up (a devnet that stays up; see its --help)",
     ]
-    for name, value in rows:
-        table.add_row(name, str(value))
-    Console().print(table)
+    print("\n".join(lines), flush=True)
