@@ -73,7 +73,7 @@ def _state_dir_option(fn):  # type: ignore[no-untyped-def]
 
 
 def _register_devnet(cli: click.Group) -> None:
-    from devkit.devnet.devconfig import DEFAULT_ALLORA_PORT, DEFAULT_ANVIL_PORT, DEFAULT_INTERVAL
+    from devkit.devnet.devconfig import DEFAULT_ALLORA_PORT, DEFAULT_ANVIL_PORT, DEFAULT_API_PORT, DEFAULT_INTERVAL
 
     @cli.group("devnet", epilog="Examples:\n\n\b\n  python main.py devnet up\n  . data/devnet/dev-account.env\n"
                                 "  python main.py bet bull --market btc-devnet --amount 0.01 --live --yes\n"
@@ -89,24 +89,28 @@ def _register_devnet(cli: click.Group) -> None:
                   help="The local Allora service's port on 127.0.0.1.")
     @click.option("--interval", type=click.IntRange(min=6), default=DEFAULT_INTERVAL, show_default=True,
                   help="Round length in seconds.")
+    @click.option("--api-port", type=click.IntRange(0, 65535), default=DEFAULT_API_PORT, show_default=True,
+                  help="Port the config gives the daemon's dashboard/API (`python main.py run` serves it).")
     @click.option("--no-crowd", is_flag=True, help="No simulated bettors (only your bets in the pools).")
     @_state_dir_option
     @json_option
-    def up(anvil_port: int, allora_port: int, interval: int, no_crowd: bool, state_dir: str, as_json: bool) -> None:
+    def up(anvil_port: int, allora_port: int, interval: int, api_port: int, no_crowd: bool, state_dir: str,
+           as_json: bool) -> None:
         """Start the devnet in the background (until `devnet down`) and write its config. Already up: exit 6."""
         from devkit.devnet.control import UpOptions
         from devkit.devnet.control import up as start
         from devkit.devnet.procs import stop_on_signals
 
-        opts = UpOptions(Path(state_dir), anvil_port, allora_port, interval, crowd=not no_crowd)
+        opts = UpOptions(Path(state_dir), anvil_port, allora_port, interval, crowd=not no_crowd, api_port=api_port)
         with stop_on_signals(), _interruptible():
             state = start(opts, say=(lambda line: None) if as_json else lambda line: click.echo(f"devnet: {line}"))
-        default = Path(state_dir) == Path("data/devnet") and (anvil_port, allora_port, interval) == (
-            DEFAULT_ANVIL_PORT, DEFAULT_ALLORA_PORT, DEFAULT_INTERVAL)
+        default = Path(state_dir) == Path("data/devnet") and (anvil_port, allora_port, interval, api_port) == (
+            DEFAULT_ANVIL_PORT, DEFAULT_ALLORA_PORT, DEFAULT_INTERVAL, DEFAULT_API_PORT)
         emit(state.to_json(), as_json, lambda: click.echo(
             f"devnet up (pid {state.pid}); config {state.config}"
             + (" (what config/devnet.yaml says: the default)" if default else f" (use -c {state.config})")
             + f"\nlive bets: . {Path(state_dir) / 'dev-account.env'} (anvil's public dev account {state.bot_account})"
+            + f"\ndashboard: python main.py run{'' if default else ' -c ' + state.config} (then {state.dashboard_url})"
             + "\nstop it with: python main.py devnet down"))
 
     @devnet.command("down", epilog="Example:\n\n\b\n  python main.py devnet down")

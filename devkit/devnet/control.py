@@ -35,6 +35,7 @@ class UpOptions:
     allora_port: int
     interval: int
     crowd: bool = True
+    api_port: int = 8787
 
 
 def port_taken(port: int) -> bool:
@@ -61,7 +62,7 @@ def up(opts: UpOptions, say: Callable[[str], None]) -> DevnetState:
         old.unlink()
     cmd = [sys.executable, "-m", SUPERVISOR_MODULE, "--state-dir", str(opts.state_dir),
            "--anvil-port", str(opts.anvil_port), "--allora-port", str(opts.allora_port),
-           "--interval", str(opts.interval)] + ([] if opts.crowd else ["--no-crowd"])
+           "--interval", str(opts.interval), "--api-port", str(opts.api_port)] + ([] if opts.crowd else ["--no-crowd"])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
     with open(opts.state_dir / "devnet.log", "ab") as log:
         proc = subprocess.Popen(  # noqa: S603 - our own module, no shell

@@ -19,11 +19,14 @@ TEMPLATE = REPO_ROOT / "config" / "devnet.yaml"
 DEFAULT_ANVIL_PORT = 8545
 DEFAULT_ALLORA_PORT = 8700
 DEFAULT_INTERVAL = 60
+DEFAULT_API_PORT = 8787
 
 
-def devnet_config(*, anvil_url: str, allora_url: str, market: str, interval: int, state_dir: Path) -> dict[str, Any]:
-    """The template with this devnet's values filled in."""
+def devnet_config(*, anvil_url: str, allora_url: str, market: str, interval: int, state_dir: Path,
+                  api_port: int = DEFAULT_API_PORT) -> dict[str, Any]:
+    """The template with this devnet's values filled in (``api_port``: where ``run`` serves the dashboard)."""
     tree: dict[str, Any] = yaml.safe_load(TEMPLATE.read_text())
+    tree["api"]["port"] = api_port
     tree["database_url"] = f"sqlite:///{state_dir / 'bot.db'}"
     tree["chains"]["devnet"]["rpc_urls"] = [anvil_url]
     tree["markets"][0]["address"] = market

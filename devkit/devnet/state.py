@@ -36,6 +36,7 @@ class DevnetState:
     base_bar: int = 0
     bot_account: str = ""
     config: str = ""
+    dashboard_url: str = ""  # where `run` with this config serves the dashboard (nothing listens until it runs)
     log: str = ""
     crowd: bool = True
     lines: list[str] = field(default_factory=list)  # one line per start-up phase, for the user

@@ -93,7 +93,9 @@ def _start(stack: ExitStack, state: DevnetState, state_dir: Path, args: argparse
     state.base_bar, state.bot_account = world.base_bar, world.bot_address
     config = state_dir / "config.yaml"
     write_devnet_config(config, devnet_config(anvil_url=world.node.url, allora_url=world.allora_url,
-                                              market=state.market, interval=args.interval, state_dir=state_dir))
+                                              market=state.market, interval=args.interval, state_dir=state_dir,
+                                              api_port=args.api_port))
+    state.dashboard_url = f"http://127.0.0.1:{args.api_port}/"
     state.config = str(config)
     env_file = state_dir / "dev-account.env"
     fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -122,13 +124,14 @@ def _run(world: World) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from devkit.devnet.devconfig import DEFAULT_ALLORA_PORT, DEFAULT_ANVIL_PORT, DEFAULT_INTERVAL
+    from devkit.devnet.devconfig import DEFAULT_ALLORA_PORT, DEFAULT_ANVIL_PORT, DEFAULT_API_PORT, DEFAULT_INTERVAL
 
     parser = argparse.ArgumentParser(prog="python -m devkit.devnet.supervisor")
     parser.add_argument("--state-dir", required=True)
     parser.add_argument("--anvil-port", type=int, default=DEFAULT_ANVIL_PORT)
     parser.add_argument("--allora-port", type=int, default=DEFAULT_ALLORA_PORT)
     parser.add_argument("--interval", type=int, default=DEFAULT_INTERVAL)
+    parser.add_argument("--api-port", type=int, default=DEFAULT_API_PORT)
     parser.add_argument("--no-crowd", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
