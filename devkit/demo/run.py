@@ -4,7 +4,8 @@ The bot daemon bets live (a funded dev account) on our V2 market from the local 
 reconciles and claims; the ground-truth service serves the outcomes. The view (``devkit.demo.view``) prints every round
 once it is closed, with the reason for each decision; at the end every round the daemon decided on is closed and
 settled, and the report (amounts in coins, exact) checks that the reconciled PnL equals the account's balance change.
-Start-up progress goes to stderr, one line a step ("demo: anvil ...", "demo: market ...", "demo: daemon started").
+Start-up progress comes first on stdout, one line a step ("demo: anvil ...", "demo: market ...", "demo: daemon
+started"); ``--json`` output follows those lines.
 The crowd is simulated (thin pools): the table and the report say so.
 """
 
@@ -119,7 +120,7 @@ def run_demo(rounds: int = 20, interval: int = 10, workdir: Path = Path("data/de
 
 
 def _progress(name: str, line: str) -> None:
-    print(f"demo: {line}", file=sys.stderr, flush=True)
+    print(f"demo: {line}", flush=True)  # stdout, before the table or the JSON (its first line names anvil's URL)
 
 
 class RowPrinter:
