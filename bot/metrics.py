@@ -6,8 +6,8 @@ last round, daemon state), each cached for ``cache_seconds`` so a fast scraper c
 
 Metric names (the Grafana dashboard in ``deploy/grafana/`` uses exactly these; a test checks it):
 
-- ``allora_bot_bets_total{market,outcome}``: intended (a bet decided), paper, sent, landed, too-late, reverted,
-  dropped, failed, skipped
+- ``allora_bot_bets_total{market,outcome}``: intended (a bet decided), sent, landed (a paper fill too: paper bets
+  go through the same lifecycle), too-late, reverted, dropped, failed, skipped; paper (old-style paper rows)
 - ``allora_bot_skips_total{market,reason}``: skipped rounds by reason (the strategy's reason label, ``risk <limit>``,
   ``paused``, ``stop-entry``)
 - ``allora_bot_bet_latency_seconds`` (histogram): trigger -> raw transaction handed to the RPC (paper: -> fill)
@@ -239,7 +239,7 @@ class Metrics:
             if event.state not in ("landed", "paper"):  # those come as BetLanded
                 self.bets.labels(event.market, event.state).inc()
         elif isinstance(event, ev.BetLanded):
-            self.bets.labels(event.market, "paper" if event.tx is None else "landed").inc()
+            self.bets.labels(event.market, "landed").inc()
             if event.latency_seconds is not None:
                 self.latency.observe(event.latency_seconds)
         elif isinstance(event, ev.BetFailed):

@@ -28,9 +28,10 @@ STAKE = 10**15  # the market minimum
 INTERVAL = 8
 
 
-def bot_settings(world: World, workdir: Path, *, token_env: str, risk: dict[str, Any] | None = None) -> Settings:
+def bot_settings(world: World, workdir: Path, *, token_env: str, risk: dict[str, Any] | None = None,
+                 mode: str = "live") -> Settings:
     return parse_settings({
-        "mode": "live",
+        "mode": mode,
         "database_url": f"sqlite:///{workdir / 'bot.db'}",
         "chains": {"devnet": {"chain_id": 31337, "rpc_urls": [world.node.url]}},
         "markets": [{"name": MARKET, "chain": "devnet", "dialect": world.deployment.dialect,
@@ -102,12 +103,12 @@ def wait_for(cond: Callable[[], Any], timeout: float, what: str, poll: float = 0
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def start_bot(stack: ExitStack, workdir: Path, *, risk: dict[str, Any] | None = None) -> LiveBot:
+def start_bot(stack: ExitStack, workdir: Path, *, risk: dict[str, Any] | None = None, mode: str = "live") -> LiveBot:
     """World + live daemon + API, all stopped by ``stack``."""
     world = build_world(stack, interval=INTERVAL, rounds=None)
     token = secrets.token_urlsafe(24)
     token_env = f"BOT_TEST_API_TOKEN_{os.getpid()}"
-    settings = bot_settings(world, workdir, token_env=token_env, risk=risk)
+    settings = bot_settings(world, workdir, token_env=token_env, risk=risk, mode=mode)
     key_env = settings.wallet.private_key_env
     previous = os.environ.get(key_env)
     os.environ[key_env] = world.bot_key  # a public anvil dev key
