@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import time
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from bot.store.db import Base, WeiType
@@ -66,7 +66,11 @@ class IllegalTransition(RuntimeError):
 
 class Intent(Base):
     __tablename__ = "intents"
-    __table_args__ = (UniqueConstraint("market", "epoch", "account", name="uq_intent_market_epoch_account"),)
+    __table_args__ = (
+        UniqueConstraint("market", "epoch", "account", name="uq_intent_market_epoch_account"),
+        # the daily cap's read on the bet path (an account's intents since midnight): an index range, not the history
+        Index("ix_intents_account_created_at", "account", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     market: Mapped[str] = mapped_column(String(64), index=True)
