@@ -34,6 +34,10 @@ def test_telegram_pause_from_configured_chat_only(tmp_path):
             telegram.push_text(CHAT, "/status")
             telegram.wait_for(lambda sent: any(m.text.startswith("state: running") for m in sent))
             assert control.read().state is DaemonState.RUNNING
+            telegram.push_text(CHAT, "/pnl")
+            telegram.wait_for(lambda sent: any(re.match(r"live ETH: \d+ bets", m.text) for m in sent))
+            telegram.push_text(CHAT, "/claim")  # runs the daemon's own claim job now
+            telegram.wait_for(lambda sent: any(m.text.startswith("claim sweep started") for m in sent))
             bets_before = len(BET.findall(bot.wait_log(lambda t: len(BET.findall(t)) >= 2)))
             telegram.push_text(CHAT, "/pause")
             telegram.wait_for(lambda sent: any(m.text.startswith("paused") for m in sent))
