@@ -340,7 +340,7 @@ def build_runtime(app: App, *, poller: Any = None, strategy: Any = None, clock: 
         checkpoint(app.engine)
         write_health(app.settings, health())
 
-    daemon.on_heartbeat = heartbeat
+    daemon.heartbeat_hooks.append(heartbeat)
     runtime = Runtime(daemon, poller, reconcilers, bus=bus, control=control, metrics=metrics)
     metrics.attach(_metric_sources(app, daemon, control, query, bankroll, executor.account))
     try:

@@ -18,18 +18,12 @@ from bot.cli.common import Ctx, pass_ctx
 def _service_hooks(runtime: Any) -> None:
     """READY=1 after the daemon started; a WATCHDOG=1 ping with every heartbeat and, when systemd set a watchdog,
     a ping job at half its period on the same scheduler (pings stop when the scheduler stops running jobs);
-    STOPPING=1 when the stop begins."""
+    STOPPING=1 when the stop begins. Through the daemon's and the runtime's hooks (nothing is monkey-patched)."""
     from bot import sdnotify
 
     daemon = runtime.daemon
-    start, heartbeat, stop = daemon.start, daemon.heartbeat, runtime.stop
-
-    def beat() -> None:
-        heartbeat()
-        sdnotify.watchdog()
 
     def started() -> None:
-        start()
         interval = sdnotify.watchdog_interval()
         if interval is not None:
             daemon.scheduler.add_job(daemon._safe, "interval", args=[sdnotify.watchdog], seconds=max(interval, 0.2),
@@ -37,13 +31,9 @@ def _service_hooks(runtime: Any) -> None:
         sdnotify.ready(f"running on {', '.join(m.name for m in daemon.markets)}")
         sdnotify.watchdog()
 
-    def stopping() -> None:
-        sdnotify.stopping()
-        stop()
-
-    daemon.heartbeat = beat
-    daemon.start = started
-    runtime.stop = stopping
+    daemon.heartbeat_hooks.append(sdnotify.watchdog)
+    daemon.started_hooks.append(started)
+    runtime.stopping_hooks.append(sdnotify.stopping)
 
 
 def _subscribers(app: Any, runtime: Any) -> Any:

@@ -182,7 +182,9 @@ class Daemon:
         self.bus = bus if bus is not None else ev.EventBus()
         self._control = control  # None: made on first use, over the journal's database
         self.coins = dict(coins or {})  # market -> coin symbol, for events
-        self.on_heartbeat = on_heartbeat
+        # hooks instead of monkey-patching: each runs after the heartbeat's log line / once the scheduler started
+        self.heartbeat_hooks: list[Callable[[], None]] = [on_heartbeat] if on_heartbeat is not None else []
+        self.started_hooks: list[Callable[[], None]] = []
         self.heartbeat_seconds = heartbeat_seconds
         self._started = False
         self.last_heartbeat: float | None = None  # unix time of the last heartbeat
@@ -257,6 +259,8 @@ class Daemon:
         log.info("daemon started: %d market(s), mode %s", len(self.markets), self.executor.mode)
         self.bus.publish(ev.DaemonStarted(mode=self.executor.mode, account=self.executor.account,
                                           markets=tuple(m.name for m in self.markets)))
+        for hook in list(self.started_hooks):
+            self._run_job(hook)
 
     def stop(self, timeout: float = 60.0) -> None:
         """No job starts any more; the jobs in flight finish (a bet being sent completes); then the daemon is stopped.
@@ -343,8 +347,8 @@ class Daemon:
             self.stats.rounds_seen, self.stats.decisions, self.stats.bets, self.stats.skips, self.stats.errors,
             self.stats.p99_latency() * 1000,
         )
-        if self.on_heartbeat is not None:
-            self.on_heartbeat()
+        for hook in list(self.heartbeat_hooks):
+            self._run_job(hook)
 
     # -- scheduling ---------------------------------------------------------------------------------------------------
     def lead_seconds(self) -> float:

@@ -35,6 +35,7 @@ class Runtime:
     api_url: str | None = None  # where the API, dashboard and /metrics are served (None: not enabled)
     notifiers: Any = None  # started with the daemon (``start``), closed after it
     services: list[Callable[[], None]] = field(default_factory=list)  # stopped after the daemon, last first
+    stopping_hooks: list[Callable[[], None]] = field(default_factory=list)  # told first when the stop begins
 
     def start(self) -> None:
         """Start the notifiers (so they see DaemonStarted), then the daemon."""
@@ -43,6 +44,12 @@ class Runtime:
         self.daemon.start()
 
     def stop(self) -> None:
+        for hook in self.stopping_hooks:
+            try:
+                hook()
+            except Exception as exc:  # noqa: BLE001 — stopping goes on
+                log.warning("stop hook %s: %s", getattr(hook, "__qualname__", hook), one_line(exc))
+        self.stopping_hooks.clear()
         self.daemon.stop()
         for stop in reversed(self.services):
             try:
