@@ -13,7 +13,6 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from bot.coins import Coin, coins_of
 from bot.config import ConfigError, Settings
@@ -125,5 +124,5 @@ def build_notifiers(settings: Settings, bus: EventBus, control: Control, *, quer
     return notifiers
 
 
-__all__ = ["ChannelError", "CommandListener", "Message", "Notifiers", "Outbox", "RateLimiter", "build_notifiers",
-           "render", "Any"]
+__all__ = ["ChannelError", "CommandListener", "DailyReporter", "Message", "Notifiers", "Outbox", "RateLimiter",
+           "build_notifiers", "render"]
