@@ -6,13 +6,24 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
 from bot.cli.common import CliError, Ctx, emit, json_option, pass_ctx
-from bot.cli.render import Column, Money, coin_fields, examples, print_pairs, print_table, wei_option, when
+from bot.cli.render import (
+    Column,
+    Money,
+    coin_fields,
+    examples,
+    one_coin,
+    print_pairs,
+    print_table,
+    wei_option,
+    when,
+)
 from bot.coins import Coin, coins_of
 from bot.query import Bet, PnlRow, QueryService, to_plain
 
@@ -53,9 +64,16 @@ def bet_json(bet: Bet) -> dict[str, Any]:
     return data
 
 
-def bet_columns(money: Money) -> list[Column]:
+def bet_columns(money: Money, rows: Sequence[Bet] = ()) -> list[Column]:
+    """Columns of a bets table; when every row is in one coin its unit goes in the headers, not in each cell."""
+    shared = one_coin([Coin(b.coin, b.decimals) for b in rows])
+    unit = f" ({money.unit(shared)})" if shared else ""
+
     def coin(b: Bet) -> Coin:
         return Coin(b.coin, b.decimals)
+
+    def amount(wei: int, b: Bet) -> str:
+        return money(wei, coin(b), unit=shared is None)
 
     def outcome(b: Bet) -> str:
         if b.outcome == "won" and b.claimable and not b.claimed:
@@ -67,11 +85,11 @@ def bet_columns(money: Money) -> list[Column]:
         Column("market", lambda b: b.market),
         Column("epoch", lambda b: str(b.epoch), "right"),
         Column("side", lambda b: b.side),
-        Column("stake", lambda b: money(b.amount_wei, coin(b)), "right"),
+        Column("stake" + unit, lambda b: amount(b.amount_wei, b), "right"),
         Column("outcome", outcome),
-        Column("payout", lambda b: money(b.payout_wei, coin(b)) if b.settled else "-", "right"),
-        Column("gas", lambda b: money(b.gas_wei, coin(b)), "right", drop=2),
-        Column("net PnL", lambda b: money(b.net_pnl_wei, coin(b)) if b.settled else "-", "right"),
+        Column("payout" + unit, lambda b: amount(b.payout_wei, b) if b.settled else "-", "right"),
+        Column("gas" + unit, lambda b: amount(b.gas_wei, b), "right", drop=2),
+        Column("net PnL" + unit, lambda b: amount(b.net_pnl_wei, b) if b.settled else "-", "right"),
         Column("when (UTC)", lambda b: when(b.settled_at if b.settled else b.placed_at), drop=1),
         Column("origin", lambda b: b.origin, drop=3),
         Column("p_up", lambda b: "-" if b.p_up is None else f"{b.p_up:.3f}", "right", drop=4),
@@ -79,9 +97,15 @@ def bet_columns(money: Money) -> list[Column]:
     ]
 
 
-def pnl_columns(money: Money) -> list[Column]:
+def pnl_columns(money: Money, rows: Sequence[PnlRow] = ()) -> list[Column]:
+    shared = one_coin([Coin(r.coin, r.decimals) for r in rows])
+    unit = f" ({money.unit(shared)})" if shared else ""
+
     def coin(r: PnlRow) -> Coin:
         return Coin(r.coin, r.decimals)
+
+    def amount(wei: int, r: PnlRow) -> str:
+        return money(wei, coin(r), unit=shared is None)
 
     return [
         Column("mode", lambda r: r.mode),
@@ -90,10 +114,10 @@ def pnl_columns(money: Money) -> list[Column]:
         Column("bets", lambda r: str(r.bets), "right"),
         Column("won", lambda r: str(r.won), "right", drop=2),
         Column("lost", lambda r: str(r.lost), "right", drop=2),
-        Column("staked", lambda r: money(r.staked_wei, coin(r)), "right"),
-        Column("returned", lambda r: money(r.returned_wei, coin(r)), "right", drop=1),
-        Column("gas", lambda r: money(r.gas_wei, coin(r)), "right", drop=3),
-        Column("net PnL", lambda r: money(r.net_pnl_wei, coin(r)), "right"),
+        Column("staked" + unit, lambda r: amount(r.staked_wei, r), "right"),
+        Column("returned" + unit, lambda r: amount(r.returned_wei, r), "right", drop=1),
+        Column("gas" + unit, lambda r: amount(r.gas_wei, r), "right", drop=3),
+        Column("net PnL" + unit, lambda r: amount(r.net_pnl_wei, r), "right"),
     ]
 
 
@@ -169,7 +193,7 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
             Column("bear pool", lambda v: f"{money(v['bear_pool_wei'], coin_of(v))} ({v['bear_multiple']}x)", "right"),
             Column("signal", lambda v: signal_text(v["signal"]), drop=1),
         ], title="markets")
-        print_table(recent, bet_columns(money), title="recent bets", empty="none yet")
+        print_table(recent, bet_columns(money, recent), title="recent bets", empty="none yet")
 
     @cli.command("history", epilog=examples(
         "allora-bot history", "allora-bot history --mode live --settled", "allora-bot history --open",
@@ -202,7 +226,7 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
         groups = [m for m in ("live", "paper") if mode in (None, m)]
         for group in groups:
             part = [b for b in bets if b.mode == group]
-            print_table(part, bet_columns(money)[1:], title=f"{group} bets", empty="none")
+            print_table(part, bet_columns(money, part)[1:], title=f"{group} bets", empty="none")
         settled_n = sum(b.settled for b in bets)
         click.echo(f"{len(bets)} bet(s): {len(bets) - settled_n} open, {settled_n} settled; dates UTC")
 
@@ -227,7 +251,7 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
                                                 Coin(r.coin, r.decimals))} for r in rows], True)
             return
         money = Money(show_wei)
-        print_table(rows, pnl_columns(money), title="PnL of settled bets per day (UTC)")
+        print_table(rows, pnl_columns(money, rows), title="PnL of settled bets per day (UTC)")
         totals: dict[tuple[str, str, int], int] = {}
         for r in rows:
             key = (r.mode, r.coin, r.decimals)

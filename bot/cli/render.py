@@ -43,6 +43,12 @@ class Money:
         return "wei" if self.show_wei else coin.symbol
 
 
+def one_coin(coins: Sequence[Coin]) -> Coin | None:
+    """The coin every row is in (its unit then goes in the column header), or ``None`` when they differ."""
+    found = set(coins)
+    return next(iter(found)) if len(found) == 1 else None
+
+
 def coin_fields(wei_fields: dict[str, int], coin: Coin) -> dict[str, str]:
     """``{"stake_wei": 10**16}`` -> ``{"stake": "0.01"}``: the exact coin text next to each wei field in JSON."""
     return {key.removesuffix("_wei"): format_units(value, coin.decimals) for key, value in wei_fields.items()
@@ -98,7 +104,8 @@ def print_table(rows: Sequence[Any], columns: Sequence[Column], title: str | Non
         return table
 
     table = build(shown)
-    while console.measure(table).maximum > width and any(c.drop for c in shown):
+    natural = console.options.update_width(10_000)  # the width the table wants, not the one it is given
+    while console.measure(table, options=natural).maximum > width and any(c.drop for c in shown):
         worst = max(c.drop for c in shown)
         shown = [c for c in shown if c.drop != worst]
         table = build(shown)

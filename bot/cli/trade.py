@@ -170,7 +170,7 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
             if as_json:
                 emit({"sent": False, "claimable": [bet_json(b) for b in pending]}, True)
             else:
-                print_table(pending, _claim_columns(money), title="claimable per the journal", empty="nothing")
+                print_table(pending, _claim_columns(money, pending), title="claimable per the journal", empty="nothing")
             raise CliError("nothing sent: claiming sends real transactions, pass --live (and confirm, or --yes)")
         if not yes and (as_json or not _interactive()):
             raise CliError("confirmation needed: pass --yes (no terminal to ask on)")
@@ -189,7 +189,7 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
             emit({}, as_json, "nothing to claim")
             return
         if not yes:
-            print_table(pending, _claim_columns(money), title="to claim")
+            print_table(pending, _claim_columns(money, pending), title="to claim")
             click.confirm(f"Send claim transaction(s) for {len(pending)} round(s)?", abort=True)
         report: dict[str, Any] = {}
         for rec in reconcilers:
@@ -201,10 +201,9 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
         _show_claims(report, queries, money)
 
 
-def _claim_columns(money: Money) -> list[Column]:
-    cols = bet_columns(money)
-    keep = ("market", "epoch", "side", "stake", "outcome", "payout", "when (UTC)")
-    return [c for c in cols if c.header in keep]
+def _claim_columns(money: Money, rows: list[Any]) -> list[Column]:
+    keep = ("market", "epoch", "side", "stake", "outcome", "payout", "when")
+    return [c for c in bet_columns(money, rows) if c.header.split(" (")[0] in keep]
 
 
 def _show_claims(report: dict[str, Any], queries: QueryService, money: Money) -> None:

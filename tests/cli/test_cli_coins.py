@@ -60,21 +60,39 @@ def seeded(tmp_path: Path) -> Path:
     return cfg
 
 
+def table_rows(text: str) -> list[dict[str, str]]:
+    """The rows of every one-line-per-row rich table in ``text``, as header -> cell text."""
+    tables: list[dict[str, str]] = []
+    header: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("┃"):
+            header = [h.strip() for h in line.strip("┃").split("┃")]
+        elif line.startswith("│") and header:
+            tables.append(dict(zip(header, (c.strip() for c in line.strip("│").split("│")), strict=True)))
+    return tables
+
+
 def test_history_shows_coins_that_equal_the_journals_wei(capsys, seeded, monkeypatch):
     monkeypatch.setenv("COLUMNS", "250")
     rc, out, err = run(capsys, "history", "-c", str(seeded))
     assert rc == 0, err
-    for _mode, _epoch, _outcome, stake, payout, gas in SETTLED:
-        net = payout - stake - gas
-        assert f"{format_units(stake, 18)} BNB" in out and f"{format_units(net, 18)} BNB" in out
-    assert "0.091234567890123457 BNB" in out  # 18 decimals, exact: no float rounding
+    rows = {int(r["epoch"]): r for r in table_rows(out)}
+    for _mode, epoch, outcome, stake, payout, gas in SETTLED:
+        row = rows[epoch]
+        assert row["stake (BNB)"] == format_units(stake, 18) and row["payout (BNB)"] == format_units(payout, 18)
+        assert row["gas (BNB)"] == format_units(gas, 18) and row["outcome"].startswith(outcome)
+        assert row["net PnL (BNB)"] == format_units(payout - stake - gas, 18)
+    assert rows[12]["payout (BNB)"] == "0.091234567890123457"  # 18 decimals, exact: no float rounding
+    assert rows[13]["outcome"] == rows[14]["outcome"] == "open" and rows[13]["net PnL (BNB)"] == "-"
+    assert rows[11]["when (UTC)"] == "2026-12-01 00:00" and rows[10]["when (UTC)"] == "2026-11-30 23:59"
     assert "live bets" in out and "paper bets" in out and out.index("live bets") < out.index("paper bets")
     live, paper = out.split("paper bets")
-    assert " 13 " in live and " 13 " not in paper and " 14 " in paper  # each open bet in its own mode's table
-    assert "open" in live and "open" in paper and "2026-12-01" in live and "1970" not in out
-    assert "5 bet(s): 2 open, 3 settled" in out
+    assert {int(r["epoch"]) for r in table_rows(live)} == {11, 12, 13}  # each bet in its own mode's table
+    assert {int(r["epoch"]) for r in table_rows(paper)} == {10, 14}
+    assert "1970" not in out and "5 bet(s): 2 open, 3 settled" in out
     rc, wei_out, _ = run(capsys, "history", "-c", str(seeded), "--wei")
-    assert "91234567890123457 wei" in wei_out and "BNB" not in wei_out
+    wei_rows = {int(r["epoch"]): r for r in table_rows(wei_out)}
+    assert wei_rows[12]["payout (wei)"] == "91234567890123457" and "BNB" not in wei_out
 
 
 def test_history_and_pnl_json_parse_with_exact_wei_and_coin_text(capsys, seeded):
@@ -107,14 +125,15 @@ def test_tables_fit_the_terminal(capsys, seeded, monkeypatch):
             assert "…" not in out  # nothing cut off: a column is left out or a cell folds instead
 
 
-def test_claim_without_live_is_refused_and_sends_nothing(capsys, seeded):
+def test_claim_without_live_is_refused_and_sends_nothing(capsys, seeded, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
     rc, out, err = run(capsys, "claim", "--json", "-c", str(seeded))
     assert rc == 2 and "nothing sent" in err and "--live" in err and len(err.strip().splitlines()) == 1
     preview = json.loads(out)
     assert preview["sent"] is False and [(b["epoch"], b["payout"]) for b in preview["claimable"]] == [
         (12, "0.091234567890123457")]
     rc, out, err = run(capsys, "claim", "-c", str(seeded))
-    assert rc == 2 and "0.091234567890123457 BNB" in out
+    assert rc == 2 and [(r["epoch"], r["payout (BNB)"]) for r in table_rows(out)] == [("12", "0.091234567890123457")]
     rc, _, err = run(capsys, "claim", "--live", "-c", str(seeded))  # no terminal to confirm on, no --yes
     assert rc == 2 and "confirmation needed" in err
     engine = make_engine(f"sqlite:///{seeded.parent / 'bot.db'}")
@@ -235,9 +254,11 @@ def test_bet_and_status_speak_coins_without_raw_structures(capsys, devnet_cfg, m
     rc, out, err = run(capsys, "status", "-c", str(devnet_cfg))
     assert rc == 0, err
     assert "{" not in out and "[" not in out and "None" not in out  # no Python structure printed
-    assert "0.0123 ETH" in out and "paper" in out and "no heartbeat" in out
+    assert "paper" in out and "no heartbeat" in out
+    [recent] = [r for r in table_rows(out) if "stake (ETH)" in r]
+    assert recent["stake (ETH)"] == "0.0123" and recent["outcome"] == "open" and recent["mode"] == "paper"
     rc, out, _ = run(capsys, "status", "--wei", "-c", str(devnet_cfg))
-    assert f"{123 * 10**14} wei" in out
+    assert [r["stake (wei)"] for r in table_rows(out) if "stake (wei)" in r] == [str(123 * 10**14)]
     rc, out, _ = run(capsys, "status", "--json", "-c", str(devnet_cfg))
     data = json.loads(out)
     assert data["recent_bets"][0]["amount_wei"] == 123 * 10**14 and data["recent_bets"][0]["outcome"] == "open"
