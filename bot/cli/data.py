@@ -11,6 +11,7 @@ import click
 
 from bot.cli.common import CliError, Ctx, emit, json_option, pass_ctx
 from bot.cli.render import examples
+from bot.coins import format_units
 from bot.errors import BotError
 
 
@@ -271,7 +272,7 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
                                   **common)
                 emit(wf.to_dict(), as_json, lambda: click.echo(
                     wf.table.to_string(max_rows=50) + f"\nout of sample (chained): ROI {wf.oos_roi}, PnL "
-                    f"{wf.oos_pnl_wei / 10**18:.4f}; the chosen points in sample: ROI {wf.in_sample_roi}"))
+                    f"{format_units(int(wf.oos_pnl_wei), 18)} (coin units); the chosen points in sample: ROI {wf.in_sample_roi}"))
                 return
         except ValueError as exc:
             raise CliError(str(exc)) from None
