@@ -94,9 +94,12 @@ class SpendingCaps:
     def check(self, conn: hotjournal.Conn, account: str, amount: int, now: float, excluding: int = -1) -> str | None:
         """Why ``amount`` may not be staked now (None: it may). Counts today's stakes, in-flight intents included,
         except the intent ``excluding`` (the one being checked)."""
+        return self.check_spent(amount, hotjournal.staked_today(conn, account, now, excluding))
+
+    def check_spent(self, amount: int, spent: int) -> str | None:
+        """``check`` with today's other stakes (``spent`` wei) already read."""
         if amount > self.max_per_bet:
             return f"stake {amount} wei exceeds the per-bet cap {self.max_per_bet}"
-        spent = hotjournal.staked_today(conn, account, now, excluding)
         if spent + amount > self.max_per_day:
             return f"daily cap: {spent} wei already staked or in flight today, cap {self.max_per_day}"
         return None
@@ -133,17 +136,17 @@ def _open_intent(
     """
     now = time.time()
     with hotjournal.write(engine, account) as conn:
-        row = hotjournal.round_intent(conn, req.market.name, req.epoch, account)
+        row, spent = hotjournal.round_and_staked(conn, req.market.name, req.epoch, account, now)
         if row is not None:
             if not (adopt and row.state is IntentState.INTENDED):
                 return Opened(row, False, False)
-            denied = caps.check(conn, account, row.amount_wei, now, excluding=row.id) if caps is not None else None
+            denied = caps.check_spent(row.amount_wei, spent) if caps is not None else None
             if denied:
                 hotjournal.transition(conn, row.id, IntentState.FAILED, now, f"spending cap: {denied}")
             elif row.owner != owner and not hotjournal.claim_intent(conn, row.id, owner, row.owner, now):
                 return Opened(row, False, False)
             return Opened(hotjournal.intent_by_id(conn, row.id) or row, False, denied is None, denied)
-        denied = caps.check(conn, account, req.amount, now) if caps is not None else None
+        denied = caps.check_spent(req.amount, spent) if caps is not None else None
         fields = {
             "market": req.market.name,
             "epoch": req.epoch,
@@ -158,11 +161,13 @@ def _open_intent(
             "fired_at": req.fired_at,
             "owner": owner,
         }
+        reason = f"spending cap: {denied}" if denied else ""
         if denied:
-            fields |= {"state": IntentState.FAILED.value, "reason": f"spending cap: {denied}"}
+            fields |= {"state": IntentState.FAILED.value, "reason": reason}
         intent_id = hotjournal.insert_intent(conn, fields, now)
-        created = hotjournal.intent_by_id(conn, intent_id)
-        assert created is not None
+        created = IntentRow(intent_id, req.market.name, req.epoch, account, mode, req.origin, int(req.position),
+                            req.amount, IntentState.FAILED if denied else IntentState.INTENDED, owner, req.lock_ts,
+                            reason)  # what was just inserted: no read back
         return Opened(created, True, denied is None, denied)
 
 

@@ -59,6 +59,13 @@ RISK_SNAPSHOT = (
 )
 INTENT_COLUMNS = "id, market, epoch, account, mode, origin, position, amount_wei, state, owner, lock_ts, reason, tx_hash"
 ROUND_INTENT_ROW = f"SELECT {INTENT_COLUMNS} FROM intents WHERE market = ? AND epoch = ? AND account = ?"  # noqa: S608
+# the intent commit's one read (one round trip on PostgreSQL): the round's intent (r) and the stakes the daily cap
+# counts (s, the round's own intent among them when it is today's)
+ROUND_AND_STAKED = (
+    f"SELECT 'r', {INTENT_COLUMNS} FROM intents WHERE market = ? AND epoch = ? AND account = ? "  # noqa: S608
+    f"UNION ALL SELECT 's', {INTENT_COLUMNS} FROM intents WHERE account = ? AND created_at >= ? "
+    "AND state IN ('intended', 'signed', 'sent', 'landed', 'paper')"
+)
 INTENT_BY_ID = f"SELECT {INTENT_COLUMNS} FROM intents WHERE id = ?"  # noqa: S608
 OPEN_INTENTS = (
     f"SELECT {INTENT_COLUMNS} FROM intents WHERE account = ? AND mode = ? "  # noqa: S608
@@ -355,6 +362,21 @@ def _row(values: Any) -> IntentRow:
 def round_intent(conn: Conn, market: str, epoch: int, account: str) -> IntentRow | None:
     found = conn.execute(ROUND_INTENT_ROW, (market, epoch, account)).fetchone()
     return None if found is None else _row(found)
+
+
+def round_and_staked(conn: Conn, market: str, epoch: int, account: str, now: float) -> tuple[IntentRow | None, int]:
+    """(the round's intent of ``account`` if any, the wei the daily cap counts today leaving that intent out)."""
+    found: IntentRow | None = None
+    stakes: dict[int, int] = {}
+    for values in conn.execute(ROUND_AND_STAKED, (market, epoch, account, account, day_start(now))).fetchall():
+        row = _row(tuple(values)[1:])
+        if values[0] == "r":
+            found = row
+        else:
+            stakes[row.id] = row.amount_wei
+    if found is not None:
+        stakes.pop(found.id, None)
+    return found, sum(stakes.values())
 
 
 def intent_by_id(conn: Conn, intent_id: int) -> IntentRow | None:

@@ -119,6 +119,23 @@ def test_risk_snapshot_matches_the_rules(engine, intents, settlements, mode):
     assert (snap.intent is not None) == (first is not None and first[3] == ACCOUNT)
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(intents=intent_rows, epoch=st.integers(1, 13))
+def test_the_intent_commits_one_read_matches_its_two_reads(engine, intents, epoch):
+    """round_and_staked (one statement) == the round's intent + today's stakes without it (two statements)."""
+    clear(engine)
+    epochs = itertools.count(1)
+    with session_scope(session_factory(engine)) as s:
+        for state, amount, created, account in intents:
+            s.add(Intent(market="bnb", epoch=next(epochs), account=account, mode="live", position=1, amount_wei=amount,
+                         state=state, created_at=created))
+    with hotjournal.connection(engine) as conn:
+        row, spent = hotjournal.round_and_staked(conn, "bnb", epoch, ACCOUNT, NOW)
+        expected = hotjournal.round_intent(conn, "bnb", epoch, ACCOUNT)
+        assert row == expected
+        assert spent == hotjournal.staked_today(conn, ACCOUNT, NOW, excluding=row.id if row is not None else -1)
+
+
 def test_other_engines_are_refused():
     from sqlalchemy import create_mock_engine
 
