@@ -26,13 +26,13 @@ def expected(env: Env, topic_id: int) -> tuple[int, int, object]:
 
 @pytest.fixture
 def api(env: Env) -> Iterator[ApiSource]:
-    with ApiSource(env.config(), clock=env.clock, timeout=2.0) as source:
+    with ApiSource(env.config(), clock=env.clock, timeout=6.0) as source:
         yield source
 
 
 @pytest.fixture(params=["v9", "v10"])
 def chain(env: Env, request: pytest.FixtureRequest) -> Iterator[ChainSource]:
-    with ChainSource(env.config(emissions_version=request.param), clock=env.clock, timeout=2.0) as source:
+    with ChainSource(env.config(emissions_version=request.param), clock=env.clock, timeout=6.0) as source:
         yield source
 
 
@@ -125,7 +125,7 @@ def test_chain_topic_metadata(env: Env, chain: ChainSource) -> None:
 
 def test_unserved_emissions_version_is_a_typed_failure(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(env.service.config, "emissions_versions", ("v10",))
-    with ChainSource(env.config(emissions_version="v9"), clock=env.clock, timeout=2.0) as source:
+    with ChainSource(env.config(emissions_version="v9"), clock=env.clock, timeout=6.0) as source:
         assert source.fetch(LOG_RETURN).reason is RejectReason.HTTP_404
 
 
