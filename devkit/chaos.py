@@ -75,6 +75,7 @@ def run_chaos(
         tree["chains"]["devnet"]["rpc_urls"] = [proxy.url, world.node.url]
         tree["chains"]["devnet"]["request_timeout"] = 2.0
         tree["allora"]["backoff_cap_seconds"] = float(interval)  # a round is short: retry within it
+        tree["api"]["enabled"] = False  # the demo's dashboard: not wanted in each restarted daemon
         config = workdir / "chaos.yaml"
         config.write_text(yaml.safe_dump(tree))
         env = {**os.environ, settings.wallet.private_key_env: world.bot_key, "ALLORA_API_KEY": "UP-local-chaos",

@@ -4,8 +4,9 @@ The bot daemon bets live (a funded dev account) on our V2 market from the local 
 reconciles and claims; the ground-truth service serves the outcomes. The view (``devkit.demo.view``) prints every round
 once it is closed, with the reason for each decision; at the end every round the daemon decided on is closed and
 settled, and the report (amounts in coins, exact) checks that the reconciled PnL equals the account's balance change.
-Start-up progress comes first on stdout, one line a step ("demo: anvil ...", "demo: market ...", "demo: daemon
-started"); ``--json`` output follows those lines.
+Start-up progress goes to stderr, one line a step ("demo: anvil ...", "demo: market ...", "demo: daemon started");
+stdout's first line, once the daemon is built and the starting balance read, names anvil, the market, the Allora
+service and the ground-truth service (tests read anvil's URL there), then the table or the JSON.
 The crowd is simulated (thin pools): the table and the report say so.
 """
 
@@ -97,7 +98,8 @@ def run_demo(rounds: int = 20, interval: int = 10, workdir: Path = Path("data/de
             _progress("api", f"dashboard {api_url}/  API {api_url}/api/status  metrics {api_url}/metrics")
         truth = _truth_service(settings, world)
         stack.callback(truth.stop)
-        _progress("truth", f"ground truth {truth.base_url}; {rounds} rounds of {interval} s")
+        print(f"demo: anvil {world.node.url}, market {world.deployment.market_address}, Allora {world.allora_url}, "
+              f"ground truth {truth.base_url}; {rounds} rounds of {interval} s", flush=True)
         start(world)
         runtime.daemon.start()
         _progress("daemon", f"daemon started (pid {os.getpid()}), betting live as {account}")
@@ -120,7 +122,7 @@ def run_demo(rounds: int = 20, interval: int = 10, workdir: Path = Path("data/de
 
 
 def _progress(name: str, line: str) -> None:
-    print(f"demo: {line}", flush=True)  # stdout, before the table or the JSON (its first line names anvil's URL)
+    print(f"demo: {line}", file=sys.stderr, flush=True)
 
 
 class RowPrinter:

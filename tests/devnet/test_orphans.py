@@ -45,12 +45,12 @@ def _assert_all_gone(procs: list[psutil.Process]) -> None:
 
 
 def _read_until(proc: subprocess.Popen[str], marker: str) -> list[str]:
-    """Lines of the process's stdout up to (and with) the first one containing ``marker``."""
-    assert proc.stdout is not None
+    """Lines of the process's stderr (its start-up progress) up to (and with) the first one containing ``marker``."""
+    assert proc.stderr is not None
     seen: list[str] = []
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
-        line = proc.stdout.readline()
+        line = proc.stderr.readline()
         if not line:
             break
         seen.append(line)
