@@ -33,6 +33,11 @@ def lock_trials(db_url: str, chain_id: int, account: str, start: float, spacing:
     processes have marked the trial (so the other's try always falls inside the hold: held + held is two holders)."""
     for i in range(trials):
         lock = AccountLock(db_url, chain_id, account, role="daemon")
+        # a trial starts only when both processes are done with the last one (its holder released): on a loaded
+        # machine a holder lagging by more than the spacing would otherwise still hold trial i-1's lock in trial i
+        deadline = time.time() + 60
+        while i and len(list(Path(marks).glob(f"{i - 1}.*.done"))) < 2 and time.time() < deadline:
+            time.sleep(0.002)
         wait_until(start + i * spacing)
         try:
             lock.acquire()
@@ -42,10 +47,11 @@ def lock_trials(db_url: str, chain_id: int, account: str, start: float, spacing:
         else:
             Path(marks, f"{i}.{os.getpid()}").touch()
             deadline = time.time() + 60
-            while len(list(Path(marks).glob(f"{i}.*"))) < 2 and time.time() < deadline:
+            while len(list(Path(marks).glob(f"{i}.[0-9]*[0-9]"))) < 2 and time.time() < deadline:
                 time.sleep(0.005)
             print("held", flush=True)
             lock.release()
+        Path(marks, f"{i}.{os.getpid()}.done").touch()
 
 
 def intent_trials(template: str, market: str, start: float, spacing: float, trials: int) -> None:
