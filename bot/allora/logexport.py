@@ -140,6 +140,7 @@ def _reference_at(closes: list[tuple[int, Decimal]], at_ms: int) -> Decimal | No
 def export_rows(session: Any, settings: Any, *, topic_ids: list[int] | None = None) -> Iterator[dict[str, Any]]:
     """Rows of the export format for every logged fetch (accepted or not: ``accepted`` says), in fetch order."""
     from bot.allora.journal import reparse
+    from bot.allora.kinds import kind_of
     from bot.allora.model import Rejection
     from bot.allora.normalise import to_signal
     from bot.store.inferences import iter_for_replay
@@ -157,7 +158,7 @@ def export_rows(session: Any, settings: Any, *, topic_ids: list[int] | None = No
         if row.accepted:
             parsed = reparse(row, topic)
             if not isinstance(parsed, Rejection):
-                ref = Decimal(1) if topic.kind != "price" else _reference_at(closes, avail)
+                ref = _reference_at(closes, avail) if kind_of(topic.kind).prices else Decimal(1)
                 if ref is not None and ref > 0:
                     try:
                         sig = to_signal(parsed, topic, ref, avail / 1000)

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from statistics import NormalDist
 
+from bot.allora.kinds import exp_price, kind_of
 from bot.allora.model import Inference, PUpSource, Signal
 from bot.config import TopicConfig
 from bot.domain import Position
@@ -58,28 +59,13 @@ def direction_for(p_up: float, predicted_return: float) -> Position:
     return Position.BULL if predicted_return >= 0.0 else Position.BEAR
 
 
-def _log_ratio(value: Decimal, reference: Decimal) -> float:
-    with localcontext() as ctx:
-        ctx.prec = 40
-        return float((value / reference).ln())
-
-
-def _exp_price(reference: Decimal, log_return: float) -> Decimal:
-    with localcontext() as ctx:
-        ctx.prec = 40
-        return reference * Decimal(repr(log_return)).exp()
-
-
 def _interval_points(inference: Inference, topic: TopicConfig, reference: Decimal) -> list[tuple[float, float]]:
+    kind = kind_of(topic.kind)
     points: list[tuple[float, float]] = []
     for pct, value in zip(inference.percentiles, inference.interval_values, strict=False):
-        p = float(pct) / 100.0
-        if topic.kind == "price":
-            if value <= 0:
-                continue
-            points.append((p, _log_ratio(value, reference)))
-        else:
-            points.append((p, float(value)))
+        log_return = kind.interval_log_return(value, reference)
+        if log_return is not None:
+            points.append((float(pct) / 100.0, log_return))
     return points
 
 
@@ -102,20 +88,16 @@ def to_signal(inference: Inference, topic: TopicConfig, reference_price: Decimal
     sigma = topic.volatility
     source: PUpSource
     predicted_price: Decimal | None
-    if topic.kind == "classification":
+    kind = kind_of(topic.kind)
+    scalar = kind.predicted_log_return(inference.value, reference_price)  # ValueError for a price <= 0
+    if scalar is None:  # a multi-label topic: P(up) from its labels, mapped through the topic's volatility
         p_up = classification_p_up(inference, topic)
         predicted = sigma * _STANDARD.inv_cdf(min(1.0 - P_FLOOR, max(P_FLOOR, p_up)))
         source = "labels"
-        predicted_price = _exp_price(reference_price, predicted)
+        predicted_price = exp_price(reference_price, predicted)
     else:
-        if topic.kind == "price":
-            if inference.value <= 0:
-                raise ValueError(f"price topic value must be positive, got {inference.value}")
-            predicted = _log_ratio(inference.value, reference_price)
-            predicted_price = inference.value
-        else:
-            predicted = float(inference.value)
-            predicted_price = _exp_price(reference_price, predicted) if abs(predicted) < 50 else None
+        predicted = scalar
+        predicted_price = kind.predicted_price(inference.value, reference_price, predicted)
         fitted = fit_normal(_interval_points(inference, topic, reference_price)) if inference.has_intervals else None
         if fitted is not None:
             mu, sigma = fitted

@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any
 
 from bot import wire
+from bot.allora.kinds import kind_of
 from bot.allora.model import ConsumerData, Inference, Rejection, TopicInfo, WorkerValue
 from bot.allora.reasons import RejectReason
 from bot.config import TopicConfig
@@ -141,7 +142,7 @@ def _int_list(value: Any, what: str) -> tuple[int, ...]:
 
 
 def _classification_labels(topic: TopicConfig, first: Decimal) -> tuple[tuple[str, Decimal], ...]:
-    if topic.kind != "classification" or not topic.labels:
+    if not kind_of(topic.kind).multi_label or not topic.labels:
         return ()
     if len(topic.labels) == 2:
         return ((topic.labels[0], first), (topic.labels[1], Decimal(1) - first))
@@ -263,7 +264,7 @@ def _workers(node: Any) -> tuple[WorkerValue, ...]:
 
 
 def _pick(pairs: Sequence[tuple[str, Decimal]], topic: TopicConfig) -> Decimal:
-    if topic.kind == "classification" and not (len(pairs) == 1 and pairs[0][0] == "y"):
+    if kind_of(topic.kind).multi_label and not (len(pairs) == 1 and pairs[0][0] == "y"):
         wanted = topic.labels[0].lower() if topic.labels else "up"
         for label, value in pairs:
             if label.lower() == wanted:
@@ -303,10 +304,11 @@ def _parse_chain(raw: bytes, topic: TopicConfig, timestamp: int, block_height: i
         raise _bad("bundle has no combined_value")
     value = _pick(combined, topic)
     naive = _labeled(_field(bundle, "naive_value"), "naive_value") if _field(bundle, "naive_value") else []
-    if topic.kind == "classification" and len(combined) == 1 and combined[0][0] == "y":
+    multi_label = kind_of(topic.kind).multi_label
+    if multi_label and len(combined) == 1 and combined[0][0] == "y":
         labels = _classification_labels(topic, value)  # single-valued (v9) bundle: P(first label)
     else:
-        labels = tuple(combined) if (len(combined) > 1 or topic.kind == "classification") else ()
+        labels = tuple(combined) if (len(combined) > 1 or multi_label) else ()
     return Inference(
         topic_name=topic.name,
         topic_id=topic_id,

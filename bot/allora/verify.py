@@ -11,9 +11,10 @@ rejection has a typed ``RejectReason``.
 
 from __future__ import annotations
 
-from decimal import Decimal, localcontext
+from decimal import Decimal
 
 from bot.allora.digest import inference_digest, recover_signer
+from bot.allora.kinds import kind_of
 from bot.allora.model import Inference, Verdict
 from bot.allora.reasons import RejectReason
 from bot.allora.trust import UNVERIFIED, jump_limit, replay_window
@@ -45,24 +46,19 @@ def _finite(inference: Inference) -> bool:
 
 def predicted_jump(inference: Inference, topic: TopicConfig, reference_price: Decimal | None) -> float | None:
     """|predicted log-return| when it can be known without a model (None for classification or unknown reference)."""
-    if topic.kind == "log-return":
-        return abs(float(inference.value))
-    if topic.kind == "price" and reference_price is not None and reference_price > 0 and inference.value > 0:
-        with localcontext() as ctx:
-            ctx.prec = 40
-            return abs(float((inference.value / reference_price).ln()))
-    return None
+    try:
+        predicted = kind_of(topic.kind).predicted_log_return(inference.value, reference_price)
+    except ValueError:  # a price <= 0: check_values rejects it by name
+        return None
+    return None if predicted is None else abs(predicted)
 
 
 def check_values(inference: Inference, topic: TopicConfig, max_jump: float, reference_price: Decimal | None) -> Verdict:
     if not _finite(inference):
         return Verdict(RejectReason.NOT_A_NUMBER, "value or interval is NaN/infinite")
-    if topic.kind == "price" and inference.value <= 0:
-        return Verdict(RejectReason.NEGATIVE_PRICE, f"price {inference.value}")
-    if topic.kind == "classification":
-        values = [value for _, value in inference.labels] or [inference.value]
-        if any(value < 0 or value > 1 for value in values):
-            return Verdict(RejectReason.OUT_OF_RANGE, "probability outside [0, 1]")
+    problem = kind_of(topic.kind).value_problem(inference.value, tuple(value for _, value in inference.labels))
+    if problem is not None:
+        return Verdict(*problem)
     jump = predicted_jump(inference, topic, reference_price)
     if jump is not None and jump > max_jump:
         return Verdict(RejectReason.ABSURD_JUMP, f"|log-return| {jump:.4f} > {max_jump}")

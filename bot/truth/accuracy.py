@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
+from bot.allora.kinds import kind_of
 from bot.truth.topics import TopicSpec, as_specs
 
 Alternative = Literal["two-sided", "greater", "less"]
@@ -334,12 +335,12 @@ def _predictions(df: pd.DataFrame, kind: str) -> tuple[pd.Series, pd.Series]:
     ref = ref.astype("float64").fillna(df["known_price"])
     if "value" in df.columns:
         value = pd.to_numeric(df["value"], errors="coerce").astype("float64")
-        if kind == "price":
+        if kind_of(kind).prices:
             with np.errstate(divide="ignore", invalid="ignore"):
                 lr = np.log(value / ref)
             pred_lr = lr.where(np.isfinite(lr))
             direction = np.sign(value - ref)
-        elif kind == "log-return":
+        elif not kind_of(kind).multi_label:  # a log-return topic
             pred_lr = value.where(np.isfinite(value))
             direction = np.sign(pred_lr)
     if "p_up" in df.columns:

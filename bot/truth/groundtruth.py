@@ -34,6 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.allora.kinds import kind_of
 from bot.domain import RoundStatus
 from bot.errors import BotError, TemporaryError
 from bot.store.db import session_scope
@@ -198,8 +199,10 @@ class GroundTruth:
 
     @property
     def value(self) -> Decimal:
-        """The scalar ground truth: the end price for price topics, the log-return otherwise."""
-        return self.end_price if self.kind == "price" else self.log_return
+        """The scalar ground truth: the end price for price topics, the log-return otherwise (``bot.allora.kinds``)."""
+        kind = kind_of(self.kind)
+        return kind.truth_value(self.start_price, self.end_price,
+                                self.log_return if kind.needs_start_price else Decimal(0))
 
     def labeled(self, labels: Sequence[str]) -> list[dict[str, str]]:
         return labeled_values(labels, self.direction)
@@ -276,7 +279,7 @@ class GroundTruthResolver:
             raise BadTruthRequest(f"block height must be >= 1, got {block_height}")
         if not token_matches(token, spec.asset):
             raise BadTruthRequest(f"token {token!r} does not match topic {topic_id} asset {spec.asset}")
-        key = (topic_id, block_height, need_direction or spec.kind != "price")
+        key = (topic_id, block_height, need_direction or kind_of(spec.kind).needs_start_price)
         memo = self._final.get(key)
         if memo is not None:
             self._final.move_to_end(key)
@@ -324,7 +327,8 @@ class GroundTruthResolver:
             )
         try:
             end = await source.price_at(target)
-            start = end if spec.kind == "price" and not need_direction else await source.price_at(anchor)
+            needs_start = need_direction or kind_of(spec.kind).needs_start_price
+            start = await source.price_at(anchor) if needs_start else end
         except NoPriceError as exc:
             raise UnknownEpochError(f"no price for [{anchor}, {target}] will ever be served: {exc}") from exc
         except PriceNotAvailableError as exc:

@@ -50,6 +50,7 @@ from typing import Any
 from aiohttp import web
 
 from bot import wire
+from bot.allora.kinds import kind_of
 from bot.redact import redact_text
 from bot.truth.groundtruth import (
     BadTruthRequest,
@@ -87,7 +88,7 @@ def reputer_config(
 ) -> dict[str, Any]:
     """The allora-offchain-node ``reputer`` entry that points the node at this service for ``topic``."""
     base = base_url.rstrip("/")
-    multi = topic.kind == "classification"
+    multi = kind_of(topic.kind).multi_label
     gt_key = "LabeledGroundTruthEndpoint" if multi else "GroundTruthEndpoint"
     loss_key = "LabeledLossFunctionService" if multi else "LossFunctionService"
     template = LABELED_GT_TEMPLATE if multi else GT_TEMPLATE
@@ -163,7 +164,7 @@ async def ground_truth(request: web.Request) -> web.Response:
     try:
         topic_id, block, token = _gt_params(request)
         spec = resolver.topic(topic_id)
-        if spec.kind == "classification":
+        if kind_of(spec.kind).multi_label:
             raise BadTruthRequest(f"topic {topic_id} is multi-label: use LabeledGroundTruthEndpoint (/gt/labeled)")
         truth = await resolver.resolve(topic_id, block, token)
     except TruthError as exc:

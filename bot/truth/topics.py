@@ -7,7 +7,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-KINDS = ("log-return", "price", "classification")
+from bot.allora.kinds import KINDS as _KINDS
+
+KINDS = tuple(_KINDS)  # the topic kinds, each described in bot.allora.kinds
 
 UP_LABELS = frozenset({"up", "bull", "higher", "long", "rise", "increase"})
 DOWN_LABELS = frozenset({"down", "bear", "lower", "short", "fall", "decrease"})

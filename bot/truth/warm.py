@@ -14,6 +14,7 @@ import asyncio
 import logging
 from typing import Any, Protocol
 
+from bot.allora.kinds import kind_of
 from bot.truth.groundtruth import GroundTruthResolver, TruthError
 from bot.truth.readiness import NonceState, Readiness
 
@@ -59,7 +60,7 @@ class Warmer:
         state = NonceState(open_nonces=tuple(open_nonces), at=now)
         for i, nonce in enumerate(open_nonces):
             try:
-                await self.resolver.resolve(topic_id, nonce, need_direction=spec.kind == "classification")
+                await self.resolver.resolve(topic_id, nonce, need_direction=kind_of(spec.kind).multi_label)
                 status, reason = 200, ""
             except TruthError as exc:
                 status, reason = exc.http_status, exc.reason
