@@ -37,6 +37,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, is_dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, select
@@ -203,6 +204,17 @@ def _p_up(decision: str) -> float | None:
     return None
 
 
+_INTENT_FIELDS = ("id", "market", "epoch", "account", "mode", "origin", "position", "amount_wei", "state", "strategy",
+                  "decision", "lock_ts", "created_at", "tx_hash", "block_number", "block_timestamp", "gas_cost_wei")
+S_COLS = [c.label(f"s_{c.name}") for c in Settlement.__table__.c]
+I_COLS = [Intent.__table__.c[name].label(f"i_{name}") for name in _INTENT_FIELDS]
+
+
+def _part(row: Any, prefix: str) -> SimpleNamespace:
+    """The columns of one table out of a joined row, as attributes (``row.market``)."""
+    return SimpleNamespace(**{key[len(prefix):]: value for key, value in row.items() if key.startswith(prefix)})
+
+
 def _real_tx(mode: str, tx: str | None) -> str | None:
     """A chain transaction hash; ``None`` for paper fills (their journal rows carry a ``paper:`` placeholder)."""
     return tx if mode == "live" and tx and tx.startswith("0x") else None
@@ -239,8 +251,9 @@ class QueryService:
         joined = and_(Settlement.market == Intent.market, Settlement.epoch == Intent.epoch,
                       Settlement.account == Intent.account, Settlement.mode == Intent.mode)
         with session_scope(self.sessions) as s:
-            # settlement rows (open ones too), with their intent if any
-            stmt = select(Settlement, Intent).outerjoin(Intent, joined)
+            # settlement rows (open ones too), with their intent if any; plain column rows (no ORM objects: a
+            # journal of many thousand bets is read in a fraction of the time)
+            stmt = select(*S_COLS, *I_COLS).select_from(Settlement).outerjoin(Intent, joined)
             if mode:
                 stmt = stmt.where(Settlement.mode == mode)
             if market:
@@ -252,10 +265,12 @@ class QueryService:
             stmt = stmt.order_by(Settlement.epoch.desc(), Settlement.id.desc())
             if limit is not None:
                 stmt = stmt.limit(limit)
-            out += [self._from_settlement(row, intent) for row, intent in s.execute(stmt).all()]
+            for row in s.execute(stmt).mappings():
+                out.append(self._from_settlement(_part(row, "s_"), _part(row, "i_") if row["i_id"] is not None
+                                                 else None))
             # journal intents with no settlement row yet: open, or mined-and-reverted (gas paid, settled as "reverted")
             states = PLACED if settled is False else REVERTED if settled else PLACED + REVERTED
-            stmt2 = (select(Intent).outerjoin(Settlement, joined)
+            stmt2 = (select(*I_COLS).select_from(Intent).outerjoin(Settlement, joined)
                      .where(Settlement.id.is_(None), Intent.state.in_(states)))
             if mode:
                 stmt2 = stmt2.where(Intent.mode == mode)
@@ -264,8 +279,8 @@ class QueryService:
             if account:
                 stmt2 = stmt2.where(Intent.account == account)
             stmt2 = stmt2.order_by(Intent.epoch.desc(), Intent.id.desc())
-            for intent in s.scalars(stmt2):
-                bet = self._from_intent(intent)
+            for row in s.execute(stmt2).mappings():
+                bet = self._from_intent(_part(row, "i_"))
                 if bet is not None:
                     out.append(bet)
                     if limit is not None and len(out) >= 2 * limit:
@@ -288,7 +303,7 @@ class QueryService:
         """Won or refundable bets whose claim has not been seen yet."""
         return [b for b in self.bets(mode, market, account, settled=True, limit=None) if b.claimable and not b.claimed]
 
-    def _from_settlement(self, row: Settlement, intent: Intent | None) -> Bet:
+    def _from_settlement(self, row: Any, intent: Any | None) -> Bet:
         coin = self.coin(row.market)
         origin = row.origin if row.origin == "adopted" or intent is None else intent.origin
         gas = row.bet_gas_wei + row.claim_gas_wei
@@ -311,7 +326,7 @@ class QueryService:
             state=intent.state if intent is not None else "", intent_id=intent.id if intent is not None else None,
         )
 
-    def _from_intent(self, i: Intent) -> Bet | None:
+    def _from_intent(self, i: Any) -> Bet | None:
         coin = self.coin(i.market)
         reverted = i.state in REVERTED
         if reverted and (i.mode != "live" or i.block_number is None or i.gas_cost_wei <= 0):
