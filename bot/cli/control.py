@@ -5,14 +5,20 @@ pause also holds across a daemon restart. Nothing here needs a key or a chain.""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from bot.cli.common import Ctx, emit, json_option, pass_ctx
-from bot.engine.control import Control, ControlStatus
-from bot.store.db import make_engine
+
+if TYPE_CHECKING:  # the engine and store load when a command runs
+    from bot.engine.control import Control, ControlStatus
 
 
 def _control(ctx: Ctx) -> Control:
+    from bot.engine.control import Control
+    from bot.store.db import make_engine
+
     return Control(make_engine(ctx.settings.database_url))
 
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import click
 
-from bot.app import build_app
 from bot.cli.common import Ctx, pass_ctx
 
 
@@ -75,6 +74,8 @@ def register(cli: click.Group) -> None:
         if logfile is not None:
             add_logfile(logfile, max_bytes=int(logfile_max_mb * 2**20), backups=logfile_backups)
         enable_activity()
+        from bot.app import build_app  # the whole stack loads when the daemon starts, not for every --help
+
         app = build_app(ctx.settings, live=live or ctx.settings.mode == "live")
         startup_checks(app.settings, app)  # right contract, right chain, funds, clock — before anything runs
         runtime = build_runtime(app)

@@ -8,7 +8,7 @@ import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -25,9 +25,12 @@ from bot.cli.render import (
     when,
 )
 from bot.coins import Coin, coins_of
-from bot.query import Bet, PnlRow, QueryService, to_plain
 
 MODES = click.Choice(["paper", "live"])
+
+
+if TYPE_CHECKING:  # the store stack loads when a command runs, not for every --help
+    from bot.query import Bet, PnlRow, QueryService
 
 
 def check_account(account: str | None) -> None:
@@ -47,6 +50,7 @@ def check_market(ctx: Ctx, name: str | None) -> None:
 
 def query_service(ctx: Ctx, engine: Any = None) -> QueryService:
     """The query service over the configured database (``engine``: one already open), coins from the config."""
+    from bot.query import QueryService
     from bot.store.db import make_engine
 
     settings = ctx.settings
@@ -55,6 +59,8 @@ def query_service(ctx: Ctx, engine: Any = None) -> QueryService:
 
 def bet_json(bet: Bet) -> dict[str, Any]:
     """A bet as JSON: every field (wei exact), plus the amounts as exact coin text and the dates in UTC."""
+    from bot.query import to_plain
+
     coin = Coin(bet.coin, bet.decimals)
     data: dict[str, Any] = to_plain(bet)
     data.update(coin_fields({"amount_wei": bet.amount_wei, "payout_wei": bet.payout_wei, "gas_wei": bet.gas_wei,
@@ -243,6 +249,8 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
         market's coin. Open bets are not in it (see `history --open`)."""
         check_account(account)
         check_market(ctx, market)
+        from bot.query import to_plain
+
         queries = query_service(ctx)
         rows = queries.pnl(mode, market, account)
         if as_json:

@@ -13,7 +13,6 @@ from typing import Any
 import click
 
 from bot.coins import Coin, format_units
-from bot.query import utc_time
 
 
 def examples(*lines: str) -> str:
@@ -57,6 +56,8 @@ def coin_fields(wei_fields: dict[str, int], coin: Coin) -> dict[str, str]:
 
 def when(ts: int | float | None) -> str:
     """UTC date and time to the minute (``2026-12-03 16:40``), ``-`` when unknown."""
+    from bot.query import utc_time  # the store stack loads when a table is drawn, not for every --help
+
     text = utc_time(ts)
     return text if text == "-" else text[:16]
 

@@ -10,23 +10,20 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from bot.app import App, build_app
 from bot.cli.common import EXIT, CliError, Ctx, emit, json_option, parse_amount, pass_ctx
 from bot.cli.records import bet_columns, bet_json, check_market, query_service
 from bot.cli.render import Column, Money, coin_fields, examples, print_pairs, print_table, wei_option
 from bot.coins import Coin
 from bot.domain import Position
-from bot.engine.account_lock import AccountBusy
-from bot.engine.executor import BetRequest, BetResult, await_outcome, hand_over
-from bot.engine.risk import RiskContext, default_limits, evaluate
-from bot.payout import expected_payout_if_win, gross_multiple
-from bot.query import QueryService, to_plain
-from bot.store import hotjournal
-from bot.store.journal import IntentState
+
+if TYPE_CHECKING:  # the chain, engine and store stacks load when a command runs, not for every --help
+    from bot.app import App
+    from bot.engine.executor import BetRequest, BetResult
+    from bot.query import QueryService
 
 
 def latest_signal(app: App, queries: QueryService, market: str) -> dict[str, Any] | None:
@@ -45,6 +42,8 @@ def latest_signal(app: App, queries: QueryService, market: str) -> dict[str, Any
 def round_view(app: App, market: str, epoch: int | None = None, stake: int = 0, position: Position | None = None,
                coin: Coin | None = None) -> tuple[dict[str, Any], Any, Any]:
     """The round as the CLI shows it: pools (wei, and exact coin text), multiples, time to lock."""
+    from bot.payout import expected_payout_if_win, gross_multiple
+
     m = app.market(market)
     current = m.current_epoch()
     epoch = current if epoch is None else epoch
@@ -95,6 +94,12 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
         check_market(ctx, market)
         if epoch is not None and epoch <= 0:
             raise CliError(f"epoch must be positive, got {epoch}")
+        from bot.app import build_app
+        from bot.engine.account_lock import AccountBusy
+        from bot.engine.executor import BetRequest
+        from bot.engine.risk import RiskContext, default_limits, evaluate
+        from bot.store import hotjournal
+
         position = Position.parse(side)
         app = build_app(ctx.settings, live=live or ctx.settings.mode == "live")
         decimals = app.market(market).coin_decimals()  # V3: the stake token's own decimals, read from the chain
@@ -174,6 +179,8 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
             raise CliError("nothing sent: claiming sends real transactions, pass --live (and confirm, or --yes)")
         if not yes and (as_json or not _interactive()):
             raise CliError("confirmation needed: pass --yes (no terminal to ask on)")
+        from bot.app import build_app
+
         app = build_app(ctx.settings, live=True)
         names = [market] if market else list(app.markets)
         for name in app.markets:  # one live sender per account: a running daemon claims by itself (exit 4 here)
@@ -193,6 +200,8 @@ def register(cli: click.Group) -> None:  # noqa: C901 — one nested function pe
             click.confirm(f"Send claim transaction(s) for {len(pending)} round(s)?", abort=True)
         report: dict[str, Any] = {}
         for rec in reconcilers:
+            from bot.query import to_plain
+
             report[",".join(m.name for m in rec.markets)] = to_plain(rec.claim())
             rec.reconcile()  # attribute the claims (amounts, gas) to the settled bets
         if as_json:
@@ -231,6 +240,9 @@ def _show_claims(report: dict[str, Any], queries: QueryService, money: Money) ->
 def _through_the_daemon(app: App, req: BetRequest, chain_now: int) -> BetResult:
     """The account is held by a running daemon: journal the bet as a manual intent for it, then wait for its result
     (the daemon signs it through the same caps and lifecycle; nothing is signed here)."""
+    from bot.engine.executor import BetResult, await_outcome, hand_over
+    from bot.store.journal import IntentState
+
     opened = hand_over(app.engine, req, app.account_address(), app.caps())
     if opened.denied:
         return BetResult(opened.row.id, IntentState.FAILED, f"spending cap: {opened.denied}")

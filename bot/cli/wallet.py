@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from bot.chain.keys import keystore_address, new_keystore
 from bot.cli.common import EXIT, CliError, Ctx, emit, json_option, pass_ctx
 from bot.cli.render import examples
 
@@ -45,6 +44,8 @@ def register(cli: click.Group) -> None:
     def new(ctx: Ctx, keystore: str | None, as_json: bool) -> None:
         """Create a new random key, encrypted with the password from the environment."""
         path = _path(ctx, keystore)
+        from bot.chain.keys import new_keystore
+
         address = new_keystore(path, _password(ctx.settings.wallet.password_env))
         emit({"address": address, "keystore": str(path)}, as_json, f"created {path} for {address}")
 
@@ -62,6 +63,8 @@ def register(cli: click.Group) -> None:
             raise CliError(f"no key to import: set ${env_name}", EXIT["operational"])
         path = _path(ctx, keystore)
         try:
+            from bot.chain.keys import new_keystore
+
             address = new_keystore(path, _password(ctx.settings.wallet.password_env), key.strip())
         except (ValueError, TypeError):
             raise CliError(f"${env_name} does not hold a valid private key") from None
@@ -78,5 +81,7 @@ def register(cli: click.Group) -> None:
         path = _path(ctx, keystore)
         if not path.is_file():
             raise CliError(f"keystore not found: {path}", EXIT["operational"])
+        from bot.chain.keys import keystore_address
+
         addr = keystore_address(path)
         emit({"address": addr}, as_json, addr)

@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-from devkit.devnet.anvil import REPO_ROOT
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
 
 TEMPLATE = REPO_ROOT / "config" / "devnet.yaml"
 DEFAULT_ANVIL_PORT = 8545
