@@ -8,6 +8,7 @@ LOCK ?= requirements.lock
 PIP_INSTALL_OPTS ?=
 ROUNDS ?= 20
 ARGS ?=
+JOBS ?= 3
 
 .PHONY: setup pydeps run test bench lint chaos clean compile lock
 
@@ -44,8 +45,8 @@ run: setup
 	$(BIN)/python main.py demo --rounds $(ROUNDS) $(ARGS)
 
 test: setup
-	@echo "test: pytest (whole suite)"
-	$(BIN)/python -m pytest -q -p no:cacheprovider $(ARGS)
+	@echo "test: pytest (whole suite, $(JOBS) workers: most tests wait on anvil rounds and subprocesses, not the CPU)"
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(JOBS) --durations=20 $(ARGS)
 
 bench: setup
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
