@@ -108,6 +108,7 @@ def main() -> None:
                                                     "max_stake_per_bet_wei": STAKE,
                                                     "pause_after_losses": 0, "kill_switch_file": f"{tmp}/KILL"}})
         ex.caps = SpendingCaps(max_per_bet=STAKE, max_per_day=10**22)
+        ex.block_seconds = args.block_time  # as chains.<name>.block_seconds does for the daemon (config/bsc-mainnet.yaml)
 
         def chain_now() -> float:
             return float(latest_ts(lw3))

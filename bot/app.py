@@ -125,17 +125,19 @@ class App:
     def executor(self, market: str) -> Any:
         w3 = self.w3_for(market)
         clock = self.clock(market)
+        block_seconds = self.settings.chains[self.settings.market(market).chain].block_seconds
 
         def chain_now() -> float:
             return max(float(fast_block_time(w3)), clock.now())
 
         if not self.live:  # paper mode is this sender; the executor and settlement do not know the mode
             paper = PaperSender(w3, self.account_address(), self.engine)
-            return LiveExecutor(paper, self.sessions, chain_now, self.caps(), preflight=False, owns_account=False)
+            return LiveExecutor(paper, self.sessions, chain_now, self.caps(), preflight=False, owns_account=False,
+                                block_seconds=block_seconds)
         sender = self.sender(market)
 
         holder = self.lock_account("live", market)  # the executor owns the account's intents: only the lock holder
-        return LiveExecutor(sender, self.sessions, chain_now, self.caps(), owner=holder.token)
+        return LiveExecutor(sender, self.sessions, chain_now, self.caps(), owner=holder.token, block_seconds=block_seconds)
 
 
 def build_app(settings: Settings, *, live: bool | None = None, connect_chains: bool = True, need_key: bool | None = None) -> App:

@@ -63,6 +63,8 @@ class ChainConfig(Model):
     mainnet: bool = False  # live trading here needs risk.confirm_mainnet
     request_timeout: float = Field(default=10.0, gt=0)
     native_symbol: str = "ETH"
+    # seconds between blocks (BSC: 0.45): the bet path sends until the next block could be stamped at lock or later
+    block_seconds: float = Field(default=1.0, gt=0, le=60)
     # endpoints that must return the same answer for the reads a bet depends on (round state and pools, our ledger
     # entry, the receipt); 1 = no cross-check. Every endpoint's chain id is verified whatever the quorum.
     quorum: int = Field(default=1, ge=1)

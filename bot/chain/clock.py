@@ -23,6 +23,14 @@ def last_bettable_second(lock_ts: int) -> int:
     return lock_ts - 1
 
 
+def too_late_to_send(now: float, lock_ts: int, block_seconds: float = 1.0) -> bool:
+    """Whether a bet sent at chain time ``now`` (seconds, fractional estimate) can no longer land in a block stamped
+    before ``lock_ts``: the next block comes within ``block_seconds`` and carries the whole second it is made in.
+    With 1-second blocks (the default) this is exactly ``now >= lock_ts - 1``; on BSC (0.45 s blocks, two or three
+    blocks per timestamp second) a bet at lock - 0.6 s still lands, and is still sent."""
+    return now + block_seconds >= lock_ts
+
+
 @dataclass
 class ChainClock:
     """Estimates chain time from the latest block and the local clock (offset measured at each sync)."""

@@ -37,7 +37,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
-from bot.chain.clock import last_bettable_second
+from bot.chain.clock import too_late_to_send
 from bot.chain.policy import PolicyRefusal
 from bot.chain.sender import Broadcast, NotSent, Receipt
 from bot.domain import LedgerEntry, Position
@@ -229,8 +229,10 @@ class LiveExecutor:
         owner: str = "",
         crash_hook: Callable[[str], None] | None = None,
         owns_account: bool = True,
+        block_seconds: float = 1.0,
     ) -> None:
         self.sender = sender
+        self.block_seconds = block_seconds  # the chain's block interval: see bot.chain.clock.too_late_to_send
         self.mode = sender.mode
         self.owns_account = owns_account
         self.sessions = sessions
@@ -245,6 +247,9 @@ class LiveExecutor:
         self.owner = owner or process_owner(self.mode)
         self.crash_hook = crash_hook  # tests only: called at each named step ("after-intent", "after-sign", ...)
         self.last_accepted_latency = 0.0  # seconds the node took to answer the last broadcast
+
+    def _too_late(self, now: float, lock_ts: int) -> bool:
+        return too_late_to_send(now, lock_ts, self.block_seconds)
 
     def prepare(self) -> None:
         """Refresh the cached fee suggestion when it is over a second old (the watch job calls this)."""
@@ -314,7 +319,7 @@ class LiveExecutor:
             now = self.chain_now()
         except TemporaryError as exc:
             return float("inf"), exc
-        if now >= last_bettable_second(req.lock_ts):
+        if self._too_late(now, req.lock_ts):
             return now, None
         try:
             entry, error = req.market.preflight(tx, self.account, req.epoch, simulate=self.preflight)
@@ -333,8 +338,8 @@ class LiveExecutor:
         checks: tuple[float, BotError | None],
     ) -> BetResult:
         now, error = checks
-        if now >= last_bettable_second(req.lock_ts):
-            _move(self.engine, self.account, intent_id, IntentState.TOO_LATE, "chain time at or past lock - 1: not sent")
+        if self._too_late(now, req.lock_ts):
+            _move(self.engine, self.account, intent_id, IntentState.TOO_LATE, "too close to lock for the next block: not sent")
             return BetResult(intent_id, IntentState.TOO_LATE, "too late to send")
         if isinstance(error, AlreadyBet):
             reason = f"not sent: {error}"
@@ -367,7 +372,7 @@ class LiveExecutor:
         intent's failure and raised: continuing needs a human (the daemon pauses)."""
 
         def may_resign(nonce: int) -> bool:
-            if self.chain_now() >= last_bettable_second(req.lock_ts):
+            if self._too_late(self.chain_now(), req.lock_ts):
                 return False
             entry = req.market.ledger(req.epoch, self.account)
             if entry.amount > 0:  # the nonce went to a bet on this very round (another host, same key)
@@ -408,7 +413,7 @@ class LiveExecutor:
                 return self._unresolved(intent_id, req)
             if (
                 time.monotonic() - last_send > self.replace_after
-                and now < last_bettable_second(req.lock_ts)
+                and not self._too_late(now, req.lock_ts)
                 and fees is not None
             ):
                 fees = self._replace(intent_id, req, tx, nonce, fees)
@@ -511,7 +516,7 @@ class LiveExecutor:
             receipt = self.sender.receipt(h)
             if receipt is not None:
                 return self._finish(intent_id, req, tx, h, receipt)
-        bettable = self.chain_now() < last_bettable_second(lock_ts) and market.current_epoch() == epoch
+        bettable = not self._too_late(self.chain_now(), lock_ts) and market.current_epoch() == epoch
         if row.state is IntentState.INTENDED:  # nothing was signed for it: any bet in the ledger is not ours
             if bettable:
                 return self._drive_row(row, req, time.perf_counter())  # its ledger check refuses if a bet is there
