@@ -16,6 +16,7 @@ import pandas as pd
 from bot.backtest.exact import to_float
 from bot.backtest.rounds import validate_rounds
 from bot.config import RiskConfig
+from bot.markets.dialects import dialect_for
 
 BULL_WON, BEAR_WON, DRAW, NOT_EXECUTED = 0, 1, 2, 3
 WON, LOST, HOUSE, REFUND = 0, 1, 2, 3
@@ -105,7 +106,7 @@ class PreparedRounds:
         executed = rounds["oracle_called"].to_numpy(dtype=bool)
         n = len(rounds)
         ai_dir: npt.NDArray[np.float64] = np.broadcast_to(np.float64(0.0), (n,))  # read-only zeros, no memory
-        if dialect == "ai":
+        if dialect_for(dialect).ai_positions:  # Bull means "the AI is right": outcomes from the AI price
             if "ai_price" not in rounds.columns:
                 raise ValueError("the AI dialect needs an ai_price column in the rounds")
             ai = rounds["ai_price"].to_numpy()

@@ -21,6 +21,7 @@ from bot.backtest.market import HOUSE, LOST, REASON_RUINED, REFUND, WON, EngineC
 from bot.backtest.metrics import METRIC_BASIS, WEI_PER_ETHER
 from bot.backtest.stats import fee_share_ratio
 from bot.domain import Position
+from bot.markets.dialects import dialect_for
 from bot.payout import calculate_rewards, payout_for, winning_position
 from strategies.base import SKIP
 from strategies.edge import EdgeStrategy, edge_decide_scalar
@@ -46,7 +47,7 @@ def reference_edge_backtest(  # noqa: C901 - one loop on purpose: it is the read
     rounds: pd.DataFrame, p_up: list[float], strategy: EdgeStrategy, config: EngineConfig
 ) -> ReferenceResult:
     """Decide, settle and score every round one at a time (sizing from the initial bankroll, like the engine)."""
-    if config.dialect == "ai" or config.rebalance_every is not None:
+    if dialect_for(config.dialect).ai_positions or config.rebalance_every is not None:
         raise ValueError("the reference loop covers the V2 dialect with sizing from the initial bankroll only")
     out = ReferenceResult()
     bankroll = config.bankroll_wei

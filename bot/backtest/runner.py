@@ -35,6 +35,7 @@ from bot.backtest.poolfit import default_fit_era, era_warning, fit_report
 from bot.backtest.rounds import DEFAULT_POOL_MODEL, PoolModel, build_rounds, load_rounds_file
 from bot.config import RiskConfig, Settings, StrategyConfig
 from bot.errors import InputError
+from bot.markets.dialects import dialect_for
 from strategies.base import REASON_COL, Strategy
 from strategies.registry import build_strategy, load_strategy, strategy_class
 
@@ -290,7 +291,7 @@ def run_backtest(
     else:
         assert candles is not None
         pool_model, pools_info = _pool_model(cfg, candles, notes)
-        ai = get_forecaster(cfg.ai_forecaster, seed=cfg.seed + 1) if cfg.dialect == "ai" else None
+        ai = get_forecaster(cfg.ai_forecaster, seed=cfg.seed + 1) if dialect_for(cfg.dialect).ai_positions else None
         if ai is not None:
             notes.append(f"on-chain AI prices stood in for by offline:{ai.name}")
         rounds = build_rounds(
