@@ -493,8 +493,13 @@ class LiveExecutor:
             rows = hotjournal.unclaimed_manual(conn, self.account, self.mode)
         results = []
         for row in self._adopt([r for r in rows if r.market in markets]):
-            req = BetRequest(market=markets[row.market], epoch=row.epoch, position=Position(row.position),
-                             amount=row.amount_wei, lock_ts=row.lock_ts, origin="manual", fired_at=time.perf_counter())
+            market = markets[row.market]
+            try:  # the journal keeps no start time: a bet handed over as the round opens waits for its first second
+                start_ts = market.round(row.epoch).start_timestamp
+            except TemporaryError:
+                start_ts = 0
+            req = BetRequest(market=market, epoch=row.epoch, position=Position(row.position), amount=row.amount_wei,
+                             lock_ts=row.lock_ts, start_ts=start_ts, origin="manual", fired_at=time.perf_counter())
             now = time.time()
             with hotjournal.write(self.engine, self.account) as conn:
                 denied = self.caps.check(conn, self.account, row.amount_wei, now, excluding=row.id) if self.caps else None
