@@ -378,7 +378,7 @@ def _bankroll_fn(app: App, market: str) -> Callable[[], int]:
 def _metric_sources(app: App, daemon: Any, control: Any, query: Any, bankroll: Callable[[], int],
                     account: str) -> Any:
     from bot.chain.connection import provider_of
-    from bot.metrics import Sources, inference_verdicts, rpc_counts
+    from bot.metrics import Sources, rpc_counts
 
     mode = app.settings.mode
 
@@ -403,7 +403,7 @@ def _metric_sources(app: App, daemon: Any, control: Any, query: Any, bankroll: C
 
     return Sources(
         balances=lambda: {account: bankroll()}, pnl=pnl, claimable=claimable,
-        inferences=lambda: inference_verdicts(app.engine), rpc=lambda: rpc_counts(providers()),
+        inferences=query.inference_verdict_counts, rpc=lambda: rpc_counts(providers()),
         last_round=lambda: dict(daemon.stats.last_round), state=state, up=lambda: daemon.running,
     )
 

@@ -71,21 +71,6 @@ def skip_label(reason: str) -> str:
     return text.split(" (", 1)[0].split(":", 1)[0][:48] or "unknown"
 
 
-INFERENCE_VERDICTS = "SELECT accepted, reason, COUNT(*) FROM allora_inference_log GROUP BY accepted, reason"
-
-
-def inference_verdicts(engine: Any) -> dict[str, int]:
-    """The inference log counted by verdict ("accepted" or the rejection reason): one grouped read."""
-    from bot.store import hotjournal
-
-    out: dict[str, int] = {}
-    with hotjournal.connection(engine) as conn:
-        for accepted, reason, count in conn.execute(INFERENCE_VERDICTS).fetchall():
-            verdict = "accepted" if accepted else (reason or "rejected")
-            out[verdict] = out.get(verdict, 0) + int(count)
-    return out
-
-
 def rpc_counts(providers: Iterable[Any]) -> list[tuple[str, int, int]]:
     """(endpoint with credentials masked, ok, failures) of every failover provider's endpoints (read only)."""
     from bot.redact import redact_url

@@ -441,6 +441,19 @@ class QueryService:
                 stmt = stmt.limit(limit)
             return [self._inference(r) for r in s.scalars(stmt)]
 
+    def inference_verdict_counts(self) -> dict[str, int]:
+        """The whole inference log counted by verdict ("accepted" or the rejection reason): one grouped read."""
+        from sqlalchemy import func
+
+        out: dict[str, int] = {}
+        with session_scope(self.sessions) as s:
+            stmt = select(InferenceRecord.accepted, InferenceRecord.reason, func.count()).group_by(
+                InferenceRecord.accepted, InferenceRecord.reason)
+            for accepted, reason, count in s.execute(stmt).all():
+                verdict = "accepted" if accepted else (reason or "rejected")
+                out[verdict] = out.get(verdict, 0) + int(count)
+        return out
+
     def latest_inference(self, topic_id: int) -> InferenceView | None:
         from bot.store.inferences import latest_accepted
 

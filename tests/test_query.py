@@ -132,6 +132,10 @@ def test_inferences_with_verdicts(service):
     assert latest is not None and latest.value == "0.0012" and service.latest_inference(99) is None
 
 
+def test_inference_verdict_counts(service):
+    assert service.inference_verdict_counts() == {"accepted": 1, "stale": 1}  # what /metrics exports by verdict
+
+
 def test_results_are_plain_json(service):
     data = json.loads(json.dumps(to_plain(service.bets(limit=None))))
     assert {d["amount_wei"] for d in data} >= {5 * 10**16} and all(isinstance(d["amount_wei"], int) for d in data)
