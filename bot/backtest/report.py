@@ -15,7 +15,7 @@ import json
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -131,23 +131,27 @@ def _columns(result: BacktestResult) -> list[tuple[str, dict[str, Any]]]:
 
 def metrics_table(result: BacktestResult) -> Table:
     """The figures of the strategy and its baselines side by side (amounts in ether units of the market's coin)."""
+    return figures_table(f"backtest: {result.strategy} — signals {signal_label(result)} — pools {result.pools_source}",
+                         _columns(result), f"{METRIC_BASIS}; amounts in ether units; data {result.data_source}")
+
+
+def figures_table(title: str, cols: list[tuple[str, dict[str, Any]]], caption: str, fold: bool = False) -> Table:
+    """One table of metrics, a column per strategy or baseline (``cols``: name, metrics); a live result and a saved
+    one (``backtest show``) are drawn by this one function. ``fold``: wrap long cells instead of cutting them."""
     from rich.table import Table
 
-    table = Table(
-        title=f"backtest: {result.strategy} — signals {signal_label(result)} — pools {result.pools_source}",
-        title_justify="left",
-    )
-    table.add_column("metric")
-    cols = _columns(result)
+    overflow: Literal["fold", "ellipsis"] = "fold" if fold else "ellipsis"
+    table = Table(title=title, title_justify="left")
+    table.add_column("metric", overflow=overflow)
     for name, m in cols:
-        table.add_column(column_name(name, m), justify="right")
+        table.add_column(column_name(name, m), justify="right", overflow=overflow)
     cells = [_cells(m) for _, m in cols]
     for i, (label, _) in enumerate(cells[0]):
         texts = [c[i][1] for c in cells]
         if label.startswith("  ") and not any(texts) and "seeds" in label:
             continue
         table.add_row(label, *texts)
-    table.caption = f"{METRIC_BASIS}; amounts in ether units; data {result.data_source}"
+    table.caption = caption
     return table
 
 

@@ -45,25 +45,16 @@ def load_saved(path: str) -> dict[str, Any]:
 def show_saved(data: dict[str, Any]) -> None:
     """The saved result's table (strategy next to its baselines), notes and fingerprint."""
     from rich.console import Console
-    from rich.table import Table
 
-    from bot.backtest.report import _cells, column_name
+    from bot.backtest.report import figures_table
     from bot.cli.render import console_width
 
     cols: list[tuple[str, dict[str, Any]]] = [(str(data["strategy"]), data["metrics"]),
                                               *dict(data.get("baselines") or {}).items()]
-    table = Table(title=f"backtest: {data['strategy']} — signals {data.get('signal_provenance', '?')} — pools "
-                        f"{data.get('pools_source', '?')}", title_justify="left")
-    table.add_column("metric", overflow="fold")
-    for name, m in cols:
-        table.add_column(column_name(name, m), justify="right", overflow="fold")
-    cells = [_cells(m) for _, m in cols]
-    for i, (label, _) in enumerate(cells[0]):
-        texts = [c[i][1] for c in cells]
-        if label.startswith("  ") and not any(texts) and "seeds" in label:
-            continue
-        table.add_row(label, *texts)
-    table.caption = f"{data.get('basis', '')}; amounts in the coin's units; data {data.get('data_source', '?')}"
+    table = figures_table(
+        f"backtest: {data['strategy']} — signals {data.get('signal_provenance', '?')} — pools "
+        f"{data.get('pools_source', '?')}", cols,
+        f"{data.get('basis', '')}; amounts in the coin's units; data {data.get('data_source', '?')}", fold=True)
     console = Console(width=console_width(), highlight=False)
     with console.capture() as capture:
         console.print(table)

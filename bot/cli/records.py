@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,16 +70,20 @@ def bet_json(bet: Bet) -> dict[str, Any]:
     return data
 
 
+def _amounts(money: Money, rows: Sequence[Bet] | Sequence[PnlRow]) -> tuple[str, Callable[[int, Any], str]]:
+    """(header unit, cell formatter) for a table of rows that carry ``coin`` and ``decimals``: when every row is in one
+    coin its unit goes in the headers (`` (ETH)``) and the cells hold bare amounts; otherwise each cell names its coin."""
+    shared = one_coin([Coin(r.coin, r.decimals) for r in rows])
+
+    def amount(wei: int, row: Any) -> str:
+        return money(wei, Coin(row.coin, row.decimals), unit=shared is None)
+
+    return (f" ({money.unit(shared)})" if shared else ""), amount
+
+
 def bet_columns(money: Money, rows: Sequence[Bet] = ()) -> list[Column]:
     """Columns of a bets table; when every row is in one coin its unit goes in the headers, not in each cell."""
-    shared = one_coin([Coin(b.coin, b.decimals) for b in rows])
-    unit = f" ({money.unit(shared)})" if shared else ""
-
-    def coin(b: Bet) -> Coin:
-        return Coin(b.coin, b.decimals)
-
-    def amount(wei: int, b: Bet) -> str:
-        return money(wei, coin(b), unit=shared is None)
+    unit, amount = _amounts(money, rows)
 
     def outcome(b: Bet) -> str:
         if b.outcome == "won" and b.claimable and not b.claimed:
@@ -104,14 +108,7 @@ def bet_columns(money: Money, rows: Sequence[Bet] = ()) -> list[Column]:
 
 
 def pnl_columns(money: Money, rows: Sequence[PnlRow] = ()) -> list[Column]:
-    shared = one_coin([Coin(r.coin, r.decimals) for r in rows])
-    unit = f" ({money.unit(shared)})" if shared else ""
-
-    def coin(r: PnlRow) -> Coin:
-        return Coin(r.coin, r.decimals)
-
-    def amount(wei: int, r: PnlRow) -> str:
-        return money(wei, coin(r), unit=shared is None)
+    unit, amount = _amounts(money, rows)
 
     return [
         Column("mode", lambda r: r.mode),
