@@ -29,6 +29,7 @@ from devkit.alloraservice.service import (
     RunningService,
     ServiceConfig,
     serve_in_thread,
+    serve_topics,
 )
 
 
@@ -62,4 +63,5 @@ __all__ = [
     "make_app",
     "offset_time_map",
     "serve_in_thread",
+    "serve_topics",
 ]

@@ -160,3 +160,18 @@ def serve_in_thread(service: AlloraService, *, host: str = "127.0.0.1", port: in
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
         loop.close()
+
+
+@contextmanager
+def serve_topics(
+    topics: tuple[ServiceTopic, ...], series: Any = None, *, clock: Callable[[], float] = time.time, **config: Any
+) -> Iterator[RunningService]:
+    """The local Allora service for ``topics`` on a free loopback port, forecasting from ``series`` (a
+    ``PriceSeries``; default: the shipped BTC candles); ``config``: any other ``ServiceConfig`` field."""
+    from devkit.alloraservice.generator import EnsembleGenerator
+    from devkit.alloraservice.prices import DEFAULT_PRICES, PriceSeries
+
+    prices = series if series is not None else PriceSeries.load_csv(DEFAULT_PRICES)
+    service = AlloraService(ServiceConfig(topics=topics, **config), EnsembleGenerator(prices), clock=clock)
+    with serve_in_thread(service) as running:
+        yield running

@@ -14,15 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from devkit.alloraservice import (
-    AlloraService,
-    EnsembleGenerator,
-    PriceSeries,
-    RunningService,
-    ServiceConfig,
-    ServiceTopic,
-    serve_in_thread,
-)
+from devkit.alloraservice import PriceSeries, RunningService, ServiceTopic, serve_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 # Allora mainnet's topics as Allora listed them (2026-07), with 5 s blocks
@@ -44,8 +36,7 @@ def walkthrough() -> list[str]:
 
 @pytest.fixture(scope="module")
 def node(series: PriceSeries) -> Iterator[RunningService]:
-    service = AlloraService(ServiceConfig(topics=MAINNET_LIKE, chain_id="allora-mainnet-1"), EnsembleGenerator(series))
-    with serve_in_thread(service) as running:
+    with serve_topics(MAINNET_LIKE, series, chain_id="allora-mainnet-1") as running:
         yield running
 
 

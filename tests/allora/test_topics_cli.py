@@ -11,15 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from devkit.alloraservice import (
-    AlloraService,
-    EnsembleGenerator,
-    PriceSeries,
-    RunningService,
-    ServiceConfig,
-    ServiceTopic,
-    serve_in_thread,
-)
+from devkit.alloraservice import PriceSeries, RunningService, ServiceTopic, serve_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 BSC = str(ROOT / "config" / "bsc-mainnet.yaml")
@@ -32,8 +24,7 @@ TOPICS = (
 
 @pytest.fixture(scope="module")
 def node(series: PriceSeries) -> Iterator[RunningService]:
-    service = AlloraService(ServiceConfig(topics=TOPICS, block_seconds=4.0), EnsembleGenerator(series))
-    with serve_in_thread(service) as running:
+    with serve_topics(TOPICS, series, block_seconds=4.0) as running:
         yield running
 
 

@@ -34,16 +34,7 @@ from bot.truth.reputer import make_get_ground_truth, make_loss_fn
 from bot.truth.service import ServerThread, build_app
 from bot.truth.topics import TopicSpec
 from bot.truth.warm import ChainNonces
-from devkit.alloraservice import (
-    DEFAULT_PRICES,
-    AlloraService,
-    EnsembleGenerator,
-    PriceSeries,
-    RunningService,
-    ServiceConfig,
-    ServiceTopic,
-    serve_in_thread,
-)
+from devkit.alloraservice import DEFAULT_PRICES, PriceSeries, RunningService, ServiceTopic, serve_topics
 from tests.truth.truth_helpers import http_get
 
 TOPIC_ID = 14
@@ -67,14 +58,12 @@ def series() -> PriceSeries:
 def world(series: PriceSeries) -> Iterator[tuple[RunningService, str, FakeClock, GroundTruthResolver]]:
     clock = FakeClock(float(series.start + 3 * 86400 + 7))  # 7 s after an epoch boundary, three days in
     topic = ServiceTopic(TOPIC_ID, "BTC 5min log-return", "log-return", horizon_seconds=300, epoch_seconds=300)
-    allora = AlloraService(ServiceConfig(topics=(topic,), genesis_time=series.start, chain_id=CHAIN_ID),
-                           EnsembleGenerator(series), clock=clock)
 
     def price(ts: int) -> float | None:
         i = series.index_at(ts)
         return None if i is None else series.closes[i]
 
-    with serve_in_thread(allora) as node:
+    with serve_topics((topic,), series, clock=clock, genesis_time=series.start, chain_id=CHAIN_ID) as node:
         resolver = GroundTruthResolver([TopicSpec("btc-5m", TOPIC_ID, "log-return", 300, "BTC")],
                                        SdkBlockTimes(node.rest_url, chain_id=CHAIN_ID),
                                        prices={"BTC": FunctionPriceSource(price, "exchange:series:BTC/USDT")},

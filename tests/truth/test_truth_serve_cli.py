@@ -17,16 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from devkit.alloraservice import (
-    DEFAULT_PRICES,
-    AlloraService,
-    EnsembleGenerator,
-    PriceSeries,
-    RunningService,
-    ServiceConfig,
-    ServiceTopic,
-    serve_in_thread,
-)
+from devkit.alloraservice import RunningService, ServiceTopic, serve_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,8 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def node() -> Iterator[RunningService]:
     # an epoch far longer than the chain's life: no reputer nonce is open, so the warmer never asks the exchange
     topic = ServiceTopic(18, "BTC 20min log-return", "log-return", horizon_seconds=1200, epoch_seconds=10**9)
-    service = AlloraService(ServiceConfig(topics=(topic,)), EnsembleGenerator(PriceSeries.load_csv(DEFAULT_PRICES)))
-    with serve_in_thread(service) as running:
+    with serve_topics((topic,)) as running:
         yield running
 
 
