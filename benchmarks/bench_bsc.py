@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from eth_account import Account  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
+from benchmarks.bench_latency import P, Sig  # noqa: E402 — the same price and signal shape as the latency bench
 from bot.config import Settings, TopicConfig  # noqa: E402
 from bot.engine.daemon import Daemon, MarketRuntime  # noqa: E402
 from bot.engine.executor import SpendingCaps  # noqa: E402
@@ -44,15 +45,7 @@ from devkit.devnet.keeper import Keeper  # noqa: E402
 from strategies.edge import EdgeStrategy  # noqa: E402
 from tests.engine.helpers import build_live  # noqa: E402
 
-P = 600 * 10**8
 STAKE = 10**16
-
-
-@dataclass
-class Sig:
-    p_up: float
-    predicted_return: float = 0.001
-    age_seconds: float = 5.0
 
 
 class Signals:
