@@ -11,7 +11,6 @@ restart betting hours later. A Telegram outage backs off (1 s doubling to 30 s) 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -19,6 +18,7 @@ from typing import Any, Protocol
 from bot.coins import Coin
 from bot.engine.control import Control
 from bot.notify.channels import ChannelError, TelegramClient, Update
+from bot.notify.worker import Worker
 
 log = logging.getLogger(__name__)
 COMMANDS = ("status", "pnl", "pause", "resume", "stopentry", "claim", "help")
@@ -33,7 +33,7 @@ class Summaries(Protocol):
     def pnl(self, mode: str | None = None, market: str | None = None, account: str | None = None) -> list[Any]: ...
 
 
-class CommandListener:
+class CommandListener(Worker):
     def __init__(self, client: TelegramClient, control: Control, *, mode: str, query: Summaries | None = None,
                  claim: Callable[[], str] | None = None, poll_seconds: float = 20.0, max_age: float = 120.0,
                  clock: Callable[[], float] = time.time) -> None:
@@ -48,19 +48,13 @@ class CommandListener:
         self.offset = 0
         self.handled = 0
         self.ignored = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="telegram-commands", daemon=True)
+        super().__init__("telegram-commands")
         self._started_at = 0.0
 
     def start(self) -> CommandListener:
         self._started_at = self.clock()
         self._thread.start()
         return self
-
-    def close(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
 
     def _run(self) -> None:
         backoff = 1.0

@@ -8,13 +8,13 @@ does not repeat it... nor is it lost: the first check after start sends the last
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from bot.events import DailySummary
+from bot.notify.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def summaries(query: PnlSource, mode: str, day: str) -> list[DailySummary]:
             for coin, v in sorted(by_coin.items())]
 
 
-class DailyReporter:
+class DailyReporter(Worker):
     def __init__(self, query: PnlSource, mode: str, hour_utc: int, post: Callable[[DailySummary], None], *,
                  clock: Callable[[], float] = time.time, check_seconds: float = 60.0) -> None:
         self.query = query
@@ -48,8 +48,7 @@ class DailyReporter:
         self.clock = clock
         self.check_seconds = check_seconds
         self.last_day: str | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="notify-daily", daemon=True)
+        super().__init__("notify-daily")
 
     def due_day(self) -> str | None:
         """The finished UTC day to summarise now (None: not yet, or already done)."""
@@ -72,11 +71,6 @@ class DailyReporter:
     def start(self) -> DailyReporter:
         self._thread.start()
         return self
-
-    def close(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -9,10 +9,10 @@ publishes what is new (newest ``window`` rows per look; the feed looks every ``i
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any, Protocol
 
 from bot.events import Claimed, EventBus, RoundSettled
+from bot.notify.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ class Journal(Protocol):
     def claims(self, market: str | None = None, limit: int | None = 50) -> list[Any]: ...
 
 
-class SettlementFeed:
+class SettlementFeed(Worker):
     def __init__(self, query: Journal, bus: EventBus, mode: str, *, interval: float = 2.0, window: int = 200) -> None:
         self.query = query
         self.bus = bus
@@ -33,8 +33,7 @@ class SettlementFeed:
         self.window = window
         self._bets: set[tuple[str, int, str]] = set()
         self._claims: set[str] = set()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="settlement-feed", daemon=True)
+        super().__init__("settlement-feed")
 
     def prime(self) -> None:
         self._bets = {(b.market, b.epoch, b.account) for b in self.query.settlements(self.mode, limit=None)}
@@ -64,11 +63,6 @@ class SettlementFeed:
         self.prime()
         self._thread.start()
         return self
-
-    def close(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
