@@ -72,6 +72,14 @@ def utc_time(ts: int | float | None) -> str:
     return datetime.datetime.fromtimestamp(int(ts), datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _matching(stmt: Any, table: Any, **equal: str | None) -> Any:
+    """``stmt`` narrowed to rows of ``table`` whose columns equal the given values (a None or empty value: any)."""
+    for column, value in equal.items():
+        if value:
+            stmt = stmt.where(getattr(table, column) == value)
+    return stmt
+
+
 @dataclass(frozen=True, slots=True)
 class Bet:
     market: str
@@ -254,12 +262,7 @@ class QueryService:
             # settlement rows (open ones too), with their intent if any; plain column rows (no ORM objects: a
             # journal of many thousand bets is read in a fraction of the time)
             stmt = select(*S_COLS, *I_COLS).select_from(Settlement).outerjoin(Intent, joined)
-            if mode:
-                stmt = stmt.where(Settlement.mode == mode)
-            if market:
-                stmt = stmt.where(Settlement.market == market)
-            if account:
-                stmt = stmt.where(Settlement.account == account)
+            stmt = _matching(stmt, Settlement, mode=mode, market=market, account=account)
             if settled is not None:
                 stmt = stmt.where(Settlement.final.is_(settled))
             stmt = stmt.order_by(Settlement.epoch.desc(), Settlement.id.desc())
@@ -272,12 +275,7 @@ class QueryService:
             states = PLACED if settled is False else REVERTED if settled else PLACED + REVERTED
             stmt2 = (select(*I_COLS).select_from(Intent).outerjoin(Settlement, joined)
                      .where(Settlement.id.is_(None), Intent.state.in_(states)))
-            if mode:
-                stmt2 = stmt2.where(Intent.mode == mode)
-            if market:
-                stmt2 = stmt2.where(Intent.market == market)
-            if account:
-                stmt2 = stmt2.where(Intent.account == account)
+            stmt2 = _matching(stmt2, Intent, mode=mode, market=market, account=account)
             stmt2 = stmt2.order_by(Intent.epoch.desc(), Intent.id.desc())
             for row in s.execute(stmt2).mappings():
                 bet = self._from_intent(_part(row, "i_"))
