@@ -18,6 +18,33 @@ def in_betting_window(start_ts: int, lock_ts: int, block_ts: int) -> bool:
     return start_ts < block_ts < lock_ts
 
 
+def first_bettable_second(start_ts: int) -> int:
+    """The first block timestamp that can carry a bet: block stamps are whole seconds, so a chain-time estimate of
+    ``start + 0.3`` still means the next block may be stamped ``start`` (not bettable)."""
+    return start_ts + 1
+
+
+def wait_for_first_bettable_second(
+    chain_now: Callable[[], float], start_ts: int, limit: float = 3.0, *,
+    sleep: Callable[[float], None] = time.sleep, monotonic: Callable[[], float] = time.monotonic,
+) -> bool:
+    """Block until the chain-time estimate reaches ``first_bettable_second(start_ts)`` (True) or ``limit`` seconds
+    pass (False). A bet fired in the round's start second (a manual bet right as the round opens) then lands instead
+    of reverting "not bettable". ``chain_now`` may raise ``TemporaryError``: the caller's pre-flight decides then."""
+    from bot.errors import TemporaryError
+
+    deadline = monotonic() + limit
+    while True:
+        try:
+            if chain_now() >= first_bettable_second(start_ts):
+                return True
+        except TemporaryError:
+            return False
+        if monotonic() >= deadline:
+            return False
+        sleep(0.1)
+
+
 def last_bettable_second(lock_ts: int) -> int:
     """The last block timestamp that can carry a bet."""
     return lock_ts - 1

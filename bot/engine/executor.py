@@ -37,7 +37,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
-from bot.chain.clock import too_late_to_send
+from bot.chain.clock import too_late_to_send, wait_for_first_bettable_second
 from bot.chain.policy import PolicyRefusal
 from bot.chain.sender import Broadcast, NotSent, Receipt
 from bot.domain import LedgerEntry, Position
@@ -291,19 +291,9 @@ class LiveExecutor:
         req.mark("preflight")
         return self._drive(row.id, req, fired, tx, checked)
 
-    def _wait_for_start(self, req: BetRequest, limit: float = 3.0) -> None:
-        """A round takes bets only once a block is stamped after its start: a bet fired in the start's own second
-        (a manual bet right as the round opens) waits for the next second instead of reverting as "not bettable"."""
-        if not req.start_ts:
-            return
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            try:
-                if self.chain_now() > req.start_ts:
-                    return
-            except TemporaryError:
-                return
-            time.sleep(0.1)
+    def _wait_for_start(self, req: BetRequest) -> None:
+        if req.start_ts:
+            wait_for_first_bettable_second(self.chain_now, req.start_ts)
 
     def ensure_allowance(self, market: PredictionMarket, amount: int) -> None:
         """ERC-20 markets: approve exactly the stake when the allowance is short (never an unlimited approval)."""
