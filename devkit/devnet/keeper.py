@@ -13,7 +13,8 @@ Two ways to drive time:
 
 A step listed in ``misses`` is skipped (a late operator): the round can no longer be executed, so the keeper pauses
 (operator), unpauses (admin: on the genuine V2 only the admin may) and restarts genesis with that step's price; the two
-rounds left behind become refundable.
+rounds left behind become refundable. In real time the keeper recovers the same way when it is late by accident (its
+lock/execute lands after lock + buffer on a loaded machine) instead of stopping the rounds.
 """
 
 from __future__ import annotations
@@ -229,7 +230,12 @@ class Keeper:
                 if not self._sleep_until(lock + delay, stop):
                     break
                 action = self.genesis_lock if phase == "started" else self.execute
-                self._until_on_time(functools.partial(action, price), lock + self.buffer, stop)
+                try:
+                    self._until_on_time(functools.partial(action, price), lock + self.buffer, stop)
+                except ContractLogicError as exc:  # late (a loaded machine): recover as from a scheduled miss
+                    if "within bufferSeconds" not in str(exc):
+                        raise
+                    self._recover(price, None, self.chain_time(), None)
             done += 1
         return done
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -132,3 +133,28 @@ def test_run_realtime(
     assert m.round(2).lock_timestamp - r1.lock_timestamp in (2, 3)  # one interval (+1 s of timing slack)
     stop.set()
     assert keeper.run_realtime([130], stop=stop) == 0
+
+
+@pytest.mark.slow
+def test_run_realtime_recovers_when_it_is_late_by_accident(
+    chain: AnvilNode, w3: Web3, deploy_market: Callable[[Dialect, MarketConfig | None], Deployment]
+) -> None:
+    """A loaded machine makes the keeper late: its genesis lock lands after lock + buffer and reverts. It recovers as
+    from a scheduled miss (pause, admin unpause, genesis again) and the rounds go on, instead of the thread dying."""
+    market = deploy_market("v2", MarketConfig(interval_seconds=3, buffer_seconds=1, oracle_update_allowance=60))
+    lag = [0.0]  # the keeper's clock runs behind by this much: it believes it is on time when it is not
+    events: list[KeeperEvent] = []
+
+    def on_event(ev: KeeperEvent) -> None:
+        events.append(ev)
+        if ev.action == "genesis_start" and len(events) == 1:
+            lag[0] = 2.5  # from the first round's start until the next receipt re-measures the clock
+
+    keeper = Keeper(w3, market, on_event=on_event, wall_clock=lambda: time.time() - lag[0])
+    assert keeper.run_realtime([100, 110, 120, 130], delay=0.2, stop=threading.Event()) == 4
+    assert [e.action for e in events] == ["genesis_start", "price", "miss", "pause", "unpause", "genesis_start",
+                                         "price", "genesis_lock", "price", "execute"]
+    m = Market(w3, market)
+    assert not m.round(1).oracle_called  # round 1 was never locked: refundable
+    r2 = m.round(2)
+    assert r2.oracle_called and (r2.lock_price, r2.close_price) == (120, 130)  # the rounds went on after the miss
