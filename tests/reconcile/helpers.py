@@ -65,6 +65,7 @@ class Scenario:
     bots: list[BotAccount] = field(default_factory=list)
     paper: LiveExecutor | None = None
     price: int = 600 * 10**8
+    stamped: int = 0  # the timestamp ``tick`` set for the next block
 
     @property
     def w3(self) -> Web3:
@@ -85,9 +86,9 @@ class Scenario:
             acct = Account.from_key(key)
             sender = TxSender(node.w3, acct, sessions, GasPolicy(GasConfig()), policy, node.chain_id,
                               max_gas_per_day_wei=10**20)
-            executor = LiveExecutor(sender, sessions, chain_now=node.chain_time, replace_after=60.0)
+            executor = LiveExecutor(sender, sessions, chain_now=scenario.chain_now, replace_after=60.0)
             scenario.bots.append(BotAccount(acct, sender, executor))
-        scenario.paper = build_paper(node.w3, sessions, chain_now=node.chain_time)
+        scenario.paper = build_paper(node.w3, sessions, chain_now=scenario.chain_now)
         return scenario
 
     # ------------------------------------------------------------------ time and rounds
@@ -95,7 +96,13 @@ class Scenario:
         """Stamp the next block one second after the latest (call before each transaction)."""
         ts = self.node.chain_time() + 1
         self.node.set_next_timestamp(ts)
+        self.stamped = ts
         return ts
+
+    def chain_now(self) -> float:
+        """The executors' chain clock on explicit time: the stamp the next block carries once ``tick`` set it (the
+        latest block's otherwise), so a bet in a round's first block does not wait for a second that never comes."""
+        return float(max(self.node.chain_time(), self.stamped))
 
     def epoch(self) -> int:
         return self.market.current_epoch()
