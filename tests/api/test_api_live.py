@@ -110,7 +110,7 @@ def test_pause_from_the_api_and_from_the_cli_stops_new_bets_and_resume_bets_agai
     reply = bot.post("/api/pause", {"reason": "checking the oracle"})
     assert reply.status_code == 200 and reply.json()["state"] == "paused"
     paused_at = bot.epoch()
-    bot.wait_lock_passed(paused_at + 2)
+    bot.wait_lock_passed(paused_at + 1)
     assert [e for e, _, _ in bot.intents() if e > paused_at] == []
     status = bot.get("/api/status")
     assert (status["state"], status["reason"], status["by"], status["entries_allowed"]) == (
@@ -132,7 +132,7 @@ def test_pause_from_the_api_and_from_the_cli_stops_new_bets_and_resume_bets_agai
     assert "paused" in cli.stdout
     paused_at = bot.epoch()
     wait_for(lambda: bot.get("/api/status")["state"] == "paused", 30, "the daemon to see the pause")
-    bot.wait_lock_passed(paused_at + 2)
+    bot.wait_lock_passed(paused_at + 1)
     assert [e for e, _, _ in bot.intents() if e > paused_at] == []
     assert bot.get("/api/status")["by"] == "cli"
     history = bot.get("/api/control/history")["changes"]

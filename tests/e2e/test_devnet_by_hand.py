@@ -32,7 +32,7 @@ from devkit.devnet.deploy import load_abi
 pytestmark = [pytest.mark.anvil, pytest.mark.slow]
 
 MAIN = str(Path(__file__).resolve().parents[2] / "main.py")
-INTERVAL = 30  # one CLI process takes 5-15 s to start on a loaded 2-core machine: the bet must land before lock
+INTERVAL = 20  # a CLI process starts in ~1 s (more on a loaded 2-core machine): the bet must land before lock
 STAKE = 10**16  # 0.01 ETH
 PAYOUT = STAKE * 9700 // 10000  # alone on the winning side: everything back but the 3 % fee
 
