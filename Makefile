@@ -8,7 +8,7 @@ LOCK ?= requirements.lock
 PIP_INSTALL_OPTS ?=
 ROUNDS ?= 20
 ARGS ?=
-JOBS ?= 2
+JOBS ?= 3
 
 .PHONY: setup pydeps run test bench lint chaos clean compile lock
 
