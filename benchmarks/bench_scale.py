@@ -1,7 +1,7 @@
 """Scale in one process: one daemon, one account, N markets (20 by default) whose rounds all lock in the same second.
 
 Each market's round ``i`` starts one second after the previous one and is one second shorter, so every round locks at
-the same instant; the daemon (the real ``Daemon`` with its APScheduler jobs, one ``LiveExecutor``, anvil automine)
+the same instant; the daemon (the real ``Daemon`` with its APScheduler jobs, one ``BetExecutor``, anvil automine)
 fires every bet job at lock - lead. The edge strategy stakes a fixed amount, and the daily cap admits only
 ``--cap-bets`` of them: exactly that many must land before lock, the rest be refused by the cap, none sent twice.
 

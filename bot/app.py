@@ -29,7 +29,7 @@ from bot.chain.policy import SigningPolicy, rule_for
 from bot.chain.sender import TxSender
 from bot.config import MarketConfig, Settings
 from bot.engine.account_lock import AccountLock, Holder
-from bot.engine.executor import LiveExecutor, SpendingCaps, require_live_ok
+from bot.engine.executor import BetExecutor, SpendingCaps, require_live_ok
 from bot.engine.runner import Runtime
 from bot.errors import OperationalError, TemporaryError
 from bot.markets.base import PredictionMarket, open_market
@@ -132,12 +132,12 @@ class App:
 
         if not self.live:  # paper mode is this sender; the executor and settlement do not know the mode
             paper = PaperSender(w3, self.account_address(), self.engine)
-            return LiveExecutor(paper, self.sessions, chain_now, self.caps(), preflight=False, owns_account=False,
+            return BetExecutor(paper, self.sessions, chain_now, self.caps(), preflight=False, owns_account=False,
                                 block_seconds=block_seconds)
         sender = self.sender(market)
 
         holder = self.lock_account("live", market)  # the executor owns the account's intents: only the lock holder
-        return LiveExecutor(sender, self.sessions, chain_now, self.caps(), owner=holder.token, block_seconds=block_seconds)
+        return BetExecutor(sender, self.sessions, chain_now, self.caps(), owner=holder.token, block_seconds=block_seconds)
 
 
 def build_app(settings: Settings, *, live: bool | None = None, connect_chains: bool = True, need_key: bool | None = None) -> App:

@@ -35,7 +35,7 @@ from bot.config import Settings, TopicConfig
 from bot.domain import Position, Round
 from bot.engine.control import Control, DaemonState
 from bot.engine.decision import RiskState, decide, signal_fields
-from bot.engine.executor import BetRequest, BetResult, Executor, LiveExecutor
+from bot.engine.executor import BetExecutor, BetRequest, BetResult, Executor
 from bot.engine.risk import RiskLimit
 from bot.engine.trace import BetTrace
 from bot.errors import BotError, OperationalError, TemporaryError, one_line
@@ -201,7 +201,7 @@ class Daemon:
 
     # -- lifecycle ----------------------------------------------------------------------------------------------------
     def recover(self) -> list[BetResult]:
-        if isinstance(self.executor, LiveExecutor):
+        if isinstance(self.executor, BetExecutor):
             results = self.executor.recover({m.name: m.market for m in self.markets})
             for r in results:
                 log.info("recovered intent %s: %s %s", r.intent_id, r.state.value, r.reason)
@@ -209,7 +209,7 @@ class Daemon:
         return []
 
     def drive_handed_over(self) -> None:
-        if isinstance(self.executor, LiveExecutor):
+        if isinstance(self.executor, BetExecutor):
             for result in self.executor.drive_handed_over({m.name: m.market for m in self.markets}):
                 self.stats.bets[result.state.value] = self.stats.bets.get(result.state.value, 0) + 1
 
@@ -240,7 +240,7 @@ class Daemon:
         )
         self.scheduler.add_job(self._safe, "interval", args=[self.heartbeat], seconds=self.heartbeat_seconds,
                                id="heartbeat")
-        if isinstance(self.executor, LiveExecutor):
+        if isinstance(self.executor, BetExecutor):
             # manual bets handed over by `bet --live` while we hold the account: same caps, same lifecycle
             self.scheduler.add_job(
                 self._safe, "interval", args=[self.drive_handed_over], seconds=self.watch_interval, id="handover",

@@ -211,7 +211,7 @@ class BetSender(Protocol):
     def send(self, tx: TxRequest, market: str, gas_limit: int | None = ...) -> tuple[str, Receipt | None]: ...
 
 
-class LiveExecutor:
+class BetExecutor:
     """Drives bets for one account through the lifecycle, live or paper as its sender is (the composition root picks
     the sender; nothing here asks). ``owns_account``: built by the holder of the account lock (live), so it may adopt
     the account's open intents; a paper executor shares its account with other paper processes and adopts none."""

@@ -1,6 +1,6 @@
 """Child process for crash tests: place one bet; its 9th argument names the step at which it kills itself.
 
-The crash point is injected here, in the test's own process (``LiveExecutor.crash_hook``): the product has no
+The crash point is injected here, in the test's own process (``BetExecutor.crash_hook``): the product has no
 environment variable or other switch that kills the bet path.
 """
 

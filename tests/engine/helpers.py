@@ -14,7 +14,7 @@ from bot.chain.papersender import PaperSender
 from bot.chain.policy import SigningPolicy, rule_for
 from bot.chain.sender import TxSender
 from bot.config import ChainConfig, GasConfig
-from bot.engine.executor import LiveExecutor, SpendingCaps
+from bot.engine.executor import BetExecutor, SpendingCaps
 from bot.markets import PredictionMarket, dialect_for
 from bot.store.db import engine_of, make_engine, session_factory
 
@@ -34,7 +34,7 @@ def build_live(url: str, market_address: str, dialect: str, key: str, db_url: st
     cap = caps.max_per_bet if caps is not None else 10**18
     policy = SigningPolicy(31337, [rule_for(market, market.token_address() if dialect == "v3" else None)], cap)
     sender = TxSender(w3, account, sessions, gas, policy, 31337, max_gas_per_day_wei=10**19)
-    executor = LiveExecutor(sender, sessions, chain_now_of(w3), caps, replace_after=replace_after, late_grace=5,
+    executor = BetExecutor(sender, sessions, chain_now_of(w3), caps, replace_after=replace_after, late_grace=5,
                             watch=watch)
     return executor, market, sessions, w3
 
@@ -43,7 +43,7 @@ PAPER_ACCOUNT = "0x000000000000000000000000000000000000dEaD"
 
 
 def build_paper(w3: Web3, sessions, account: str = PAPER_ACCOUNT, caps: SpendingCaps | None = None,
-                chain_now=None) -> LiveExecutor:
+                chain_now=None) -> BetExecutor:
     """The paper executor as the composition root builds it: the same executor, a ``PaperSender``."""
     sender = PaperSender(w3, account, engine_of(sessions))
-    return LiveExecutor(sender, sessions, chain_now or chain_now_of(w3), caps, preflight=False, owns_account=False)
+    return BetExecutor(sender, sessions, chain_now or chain_now_of(w3), caps, preflight=False, owns_account=False)

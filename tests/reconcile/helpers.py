@@ -1,5 +1,5 @@
 """A devnet scenario for the reconciler tests: a market, a keeper on explicit time, our bot accounts (journaled bets
-through ``LiveExecutor``/``TxSender``), hand-made bets from the same keys (raw web3), other bettors, paper fills."""
+through ``BetExecutor``/``TxSender``), hand-made bets from the same keys (raw web3), other bettors, paper fills."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from bot.chain.policy import SigningPolicy, rule_for
 from bot.chain.sender import TxSender
 from bot.config import GasConfig
 from bot.domain import Position
-from bot.engine.executor import BetRequest, BetResult, LiveExecutor
+from bot.engine.executor import BetExecutor, BetRequest, BetResult
 from bot.markets.base import PredictionMarket
 from bot.markets.dialects import dialect_for
 from bot.store.db import make_engine, session_factory
@@ -48,7 +48,7 @@ def open_market(w3: Web3, deployment: Deployment, name: str = "devnet") -> Predi
 class BotAccount:
     account: LocalAccount
     sender: TxSender
-    executor: LiveExecutor
+    executor: BetExecutor
 
     @property
     def address(self) -> ChecksumAddress:
@@ -63,7 +63,7 @@ class Scenario:
     market: PredictionMarket
     keeper: Keeper
     bots: list[BotAccount] = field(default_factory=list)
-    paper: LiveExecutor | None = None
+    paper: BetExecutor | None = None
     price: int = 600 * 10**8
     stamped: int = 0  # the timestamp ``tick`` set for the next block
 
@@ -86,7 +86,7 @@ class Scenario:
             acct = Account.from_key(key)
             sender = TxSender(node.w3, acct, sessions, GasPolicy(GasConfig()), policy, node.chain_id,
                               max_gas_per_day_wei=10**20)
-            executor = LiveExecutor(sender, sessions, chain_now=scenario.chain_now, replace_after=60.0)
+            executor = BetExecutor(sender, sessions, chain_now=scenario.chain_now, replace_after=60.0)
             scenario.bots.append(BotAccount(acct, sender, executor))
         scenario.paper = build_paper(node.w3, sessions, chain_now=scenario.chain_now)
         return scenario

@@ -11,7 +11,7 @@ from bot.chain.gas import GasPolicy
 from bot.chain.sender import TxSender
 from bot.config import GasConfig
 from bot.domain import Position
-from bot.engine.executor import BetRequest, LiveExecutor
+from bot.engine.executor import BetExecutor, BetRequest
 from bot.reconcile.reconciler import Reconciler, ReconcileSettings
 from bot.store.db import session_scope
 from bot.store.outcomes import Settlement
@@ -31,7 +31,7 @@ def test_bets_placed_by_another_instance_are_adopted_exactly(chain, deployments,
     sessions_b = make_sessions(tmp_path / "b")  # instance B: same key, its own (empty) database
     sender_b = TxSender(chain.w3, Account.from_key(chain.private_keys[6]), sessions_b, GasPolicy(GasConfig()),
                         bot.sender.policy, chain.chain_id, max_gas_per_day_wei=10**20)
-    executor_b = LiveExecutor(sender_b, sessions_b, chain_now=chain.chain_time)
+    executor_b = BetExecutor(sender_b, sessions_b, chain_now=chain.chain_time)
     rec_b = Reconciler(sessions_b, [sc.market], senders={bot.address: sender_b},
                        settings=ReconcileSettings(start_blocks={"devnet": start_block}, confirmations=1))
     sc.kickoff()
