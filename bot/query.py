@@ -26,6 +26,10 @@ bet has no settlement time, never 1970). ``to_plain(value)`` turns any result in
   would use).
 - ``accuracy(settings, topic_ids=None) -> AccuracyReport``: hit rate of logged inferences against round outcomes
   (``bot.truth.accuracy``).
+- ``aligned_round(markets, lock_ts, close_ts, tolerance) -> RoundMatch | None``: the round of ``markets`` (final or
+  not) whose lock and close times are each within ``tolerance`` s of the window (the truth service's round source).
+- ``recent_round_log_returns(markets, limit) -> list[float]``: ln(close/lock) of the newest ``limit`` final, executed
+  rounds of ``markets``, oldest first (refunded rounds skipped).
 - ``export_decision_pools(path, market=None) -> int`` and ``export_inferences(settings, path, topic_ids=None)``: the
   journal's decision-time pools and the inference log written as backtest inputs.
 """
@@ -36,6 +40,7 @@ import datetime
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, is_dataclass
+from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -44,11 +49,11 @@ from sqlalchemy import and_, select
 from sqlalchemy.engine import Engine
 
 from bot.coins import UNKNOWN, Coin
-from bot.domain import Position
+from bot.domain import Position, RoundStatus
 from bot.store.db import session_factory, session_scope
 from bot.store.inferences import InferenceRecord
 from bot.store.journal import Intent, IntentState
-from bot.store.outcomes import ClaimRecord, Settlement
+from bot.store.outcomes import ClaimRecord, RoundOutcome, Settlement
 
 if TYPE_CHECKING:
     from bot.allora.logexport import ExportSummary
@@ -226,6 +231,24 @@ def _part(row: Any, prefix: str) -> SimpleNamespace:
 def _real_tx(mode: str, tx: str | None) -> str | None:
     """A chain transaction hash; ``None`` for paper fills (their journal rows carry a ``paper:`` placeholder)."""
     return tx if mode == "live" and tx and tx.startswith("0x") else None
+
+
+@dataclass(frozen=True, slots=True)
+class RoundMatch:
+    """A round outcome the reconciler recorded, prices in the oracle's units (``Decimal``)."""
+
+    market: str
+    epoch: int
+    lock_ts: int
+    close_ts: int
+    lock_price: Decimal
+    close_price: Decimal
+    final: bool
+    status: str
+
+    @property
+    def source(self) -> str:
+        return f"round:{self.market}:{self.epoch}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -470,6 +493,41 @@ class QueryService:
                               round_topics=round_topics_from_settings(settings))
 
     # -- exports (backtest inputs) --------------------------------------------------------------------------------
+
+    def aligned_round(self, markets: Sequence[str], lock_ts: int, close_ts: int, tolerance: int) -> RoundMatch | None:
+        if not markets:
+            return None
+        with session_scope(self.sessions) as s:
+            rows = s.scalars(select(RoundOutcome).where(
+                RoundOutcome.market.in_(list(markets)),
+                RoundOutcome.lock_ts.between(lock_ts - tolerance, lock_ts + tolerance),
+                RoundOutcome.close_ts.between(close_ts - tolerance, close_ts + tolerance),
+            )).all()
+            if not rows:
+                return None
+            row = min(rows, key=lambda r: (abs(r.lock_ts - lock_ts) + abs(r.close_ts - close_ts), not r.final, r.market))
+            scale = -int(row.price_decimals)
+            return RoundMatch(row.market, row.epoch, row.lock_ts, row.close_ts, Decimal(row.lock_price).scaleb(scale),
+                              Decimal(row.close_price).scaleb(scale), bool(row.final), row.status)
+
+    def recent_round_log_returns(self, markets: Sequence[str], limit: int) -> list[float]:
+        if not markets:
+            return []
+        with session_scope(self.sessions) as s:
+            rows = s.scalars(
+                select(RoundOutcome)
+                .where(RoundOutcome.market.in_(list(markets)), RoundOutcome.final.is_(True))
+                .order_by(RoundOutcome.close_ts.desc())
+                .limit(limit * 2)
+            ).all()
+            out: list[float] = []
+            for row in rows:
+                if row.status == RoundStatus.REFUNDABLE or row.lock_price <= 0 or row.close_price <= 0:
+                    continue
+                out.append(float((Decimal(row.close_price) / Decimal(row.lock_price)).ln()))
+                if len(out) >= limit:
+                    break
+        return out[::-1]
 
     def export_decision_pools(self, path: str | Path, market: str | None = None) -> int:
         from bot.backtest.decision_pools import export_decision_pools

@@ -154,3 +154,32 @@ def test_the_engine_never_imports_the_composition_root() -> None:
 def test_the_cycle_finder_finds_a_cycle() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+# the modules that show records to a person or a reputer; their reads go through bot.query.QueryService
+READERS = ("bot/cli", "bot/api", "bot/notify", "bot/truth/service.py", "bot/truth/groundtruth.py")
+TABLE_MODULES = {"bot.store.outcomes", "bot.store.inferences", "sqlalchemy.orm"}
+
+
+def _orm_reads(path: Path) -> list[str]:
+    """What in ``path`` reads the database itself: an import of a table module or of ``select``/``session_scope``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = {alias.name for alias in node.names}
+            if node.module in TABLE_MODULES or (node.module == "sqlalchemy" and "select" in names) or (
+                    node.module == "bot.store.db" and "session_scope" in names):
+                found.append(f"{node.module}: {sorted(names)}")
+    return found
+
+
+def test_the_user_facing_modules_read_through_the_query_service() -> None:
+    files = [p for entry in READERS for p in ((ROOT / entry).rglob("*.py") if (ROOT / entry).is_dir()
+                                              else [ROOT / entry])]
+    assert len(files) > 10
+    offenders = {str(p.relative_to(ROOT)): found for p in files if (found := _orm_reads(p))}
+    assert offenders == {}
+
+
+def test_the_orm_read_finder_finds_one() -> None:
+    assert _orm_reads(ROOT / "bot" / "query.py")  # the query service itself reads the tables

@@ -30,15 +30,12 @@ from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import Protocol
 
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 
 from bot.allora.kinds import kind_of
 from bot.domain import RoundStatus
 from bot.errors import BotError, TemporaryError
-from bot.store.db import session_scope
-from bot.store.outcomes import RoundOutcome
+from bot.query import RoundMatch
 from bot.truth.blocktime import BlockTimeSource, UnknownBlockError
 from bot.truth.prices import NoPriceError, PriceNotAvailableError, PriceSource
 from bot.truth.topics import TopicSpec, labeled_values, token_matches
@@ -80,99 +77,13 @@ class SourceUnavailableError(TruthError, TemporaryError):
     http_status = 503
 
 
-@dataclass(frozen=True, slots=True)
-class RoundMatch:
-    market: str
-    epoch: int
-    lock_ts: int
-    close_ts: int
-    lock_price: Decimal
-    close_price: Decimal
-    final: bool
-    status: str
-
-    @property
-    def source(self) -> str:
-        return f"round:{self.market}:{self.epoch}"
-
-
 class RoundLookup(Protocol):
-    def find(self, markets: Sequence[str], lock_ts: int, close_ts: int, tolerance: int) -> RoundMatch | None: ...
+    """The round outcomes the reconciler wrote; ``bot.query.QueryService`` is the one implementation."""
 
-    def recent_log_returns(self, markets: Sequence[str], limit: int) -> list[float]: ...
+    def aligned_round(self, markets: Sequence[str], lock_ts: int, close_ts: int, tolerance: int) -> RoundMatch | None:
+        ...
 
-
-def _price(raw: int, decimals: int) -> Decimal:
-    return Decimal(raw).scaleb(-decimals)
-
-
-def _match(row: RoundOutcome) -> RoundMatch:
-    return RoundMatch(
-        market=row.market,
-        epoch=row.epoch,
-        lock_ts=row.lock_ts,
-        close_ts=row.close_ts,
-        lock_price=_price(row.lock_price, row.price_decimals),
-        close_price=_price(row.close_price, row.price_decimals),
-        final=bool(row.final),
-        status=row.status,
-    )
-
-
-def find_aligned_round(
-    session: Session, markets: Sequence[str], lock_ts: int, close_ts: int, tolerance: int
-) -> RoundOutcome | None:
-    """The round of ``markets`` (final or not) whose lock and close times are within ``tolerance`` of the window."""
-    if not markets:
-        return None
-    rows = session.scalars(
-        select(RoundOutcome).where(
-            RoundOutcome.market.in_(list(markets)),
-            RoundOutcome.lock_ts >= lock_ts - tolerance,
-            RoundOutcome.lock_ts <= lock_ts + tolerance,
-            RoundOutcome.close_ts >= close_ts - tolerance,
-            RoundOutcome.close_ts <= close_ts + tolerance,
-        )
-    ).all()
-    if not rows:
-        return None
-    return min(rows, key=lambda r: (abs(r.lock_ts - lock_ts) + abs(r.close_ts - close_ts), not r.final, r.market))
-
-
-def recent_round_log_returns(session: Session, markets: Sequence[str], limit: int) -> list[float]:
-    """ln(close/lock) of the newest ``limit`` final, executed rounds of ``markets`` (oldest first)."""
-    if not markets:
-        return []
-    rows = session.scalars(
-        select(RoundOutcome)
-        .where(RoundOutcome.market.in_(list(markets)), RoundOutcome.final.is_(True))
-        .order_by(RoundOutcome.close_ts.desc())
-        .limit(limit * 2)
-    ).all()
-    out: list[float] = []
-    for row in rows:
-        if row.status == RoundStatus.REFUNDABLE or row.lock_price <= 0 or row.close_price <= 0:
-            continue
-        out.append(float((Decimal(row.close_price) / Decimal(row.lock_price)).ln()))
-        if len(out) >= limit:
-            break
-    return out[::-1]
-
-
-class SqlRoundLookup:
-    """:class:`RoundLookup` over the bot's database (``RoundOutcome`` rows written by the reconciler)."""
-
-    def __init__(self, factory: sessionmaker[Session]) -> None:
-        self._factory = factory
-
-    def find(self, markets: Sequence[str], lock_ts: int, close_ts: int, tolerance: int) -> RoundMatch | None:
-        with session_scope(self._factory) as s:
-            row = find_aligned_round(s, markets, lock_ts, close_ts, tolerance)
-            return None if row is None else _match(row)
-
-    def recent_log_returns(self, markets: Sequence[str], limit: int) -> list[float]:
-        with session_scope(self._factory) as s:
-            return recent_round_log_returns(s, markets, limit)
+    def recent_round_log_returns(self, markets: Sequence[str], limit: int) -> list[float]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,7 +218,7 @@ class GroundTruthResolver:
         if self.rounds is None or not spec.markets:
             return None
         try:
-            match = await asyncio.to_thread(self.rounds.find, spec.markets, anchor, target, self.tolerance)
+            match = await asyncio.to_thread(self.rounds.aligned_round, spec.markets, anchor, target, self.tolerance)
         except SQLAlchemyError as exc:  # e.g. the database is locked by a long writer: retry later
             raise SourceUnavailableError(f"round lookup failed: {type(exc).__name__}", retry_after=10) from exc
         if match is None:
@@ -346,7 +257,7 @@ class GroundTruthResolver:
         spec = self.topic(topic_id)
         if self.rounds is None or not spec.markets:
             return []
-        return await asyncio.to_thread(self.rounds.recent_log_returns, spec.markets, limit)
+        return await asyncio.to_thread(self.rounds.recent_round_log_returns, spec.markets, limit)
 
     async def aclose(self) -> None:
         closers = [getattr(self.block_times, "aclose", None)]

@@ -55,7 +55,6 @@ from bot.redact import redact_text
 from bot.truth.groundtruth import (
     BadTruthRequest,
     GroundTruthResolver,
-    SqlRoundLookup,
     TruthError,
     plain,
 )
@@ -482,6 +481,7 @@ def build_resolver(
     ``tolerance_seconds`` (15), ``round_grace_seconds`` (600), ``finality_lag_seconds`` (5), ``timeframe`` ("1m").
     """
     from bot.config import ConfigError
+    from bot.query import QueryService
     from bot.store.db import session_factory
     from bot.truth.blocktime import CachedBlockTimes, SdkBlockTimes
     from bot.truth.prices import make_ccxt_sources
@@ -508,7 +508,7 @@ def build_resolver(
         prices = make_ccxt_sources(settings.truth.exchange, settings.truth.symbol, {s.asset for s in specs},
                                    timeframe=tuning("timeframe", "1m"))
     return GroundTruthResolver(
-        specs, block_times, rounds=SqlRoundLookup(factory), prices=prices,
+        specs, block_times, rounds=QueryService(engine), prices=prices,
         tolerance_seconds=int(tuning("tolerance_seconds", 15)),
         round_grace_seconds=int(tuning("round_grace_seconds", 600)),
         finality_lag_seconds=int(tuning("finality_lag_seconds", 5)),

@@ -6,8 +6,10 @@ from decimal import Decimal
 
 import pytest
 
+from bot.query import QueryService
+from bot.store.db import engine_of
 from bot.truth.blocktime import CachedBlockTimes, SdkBlockTimes
-from bot.truth.groundtruth import GroundTruthResolver, SqlRoundLookup, plain
+from bot.truth.groundtruth import GroundTruthResolver, plain
 from bot.truth.prices import FunctionPriceSource
 from bot.truth.service import GT_TEMPLATE, LABELED_GT_TEMPLATE, reputer_config, start_in_thread
 from bot.truth.topics import TopicSpec
@@ -47,7 +49,7 @@ def service(tendermint, db, clock):
     ])
     block_times = CachedBlockTimes(SdkBlockTimes(tendermint.sdk_url), session_factory=db, network="allora-testnet-1")
     prices = {"BTC": FunctionPriceSource(exchange_price, "exchange:local:BTC/USDT")}
-    resolver = GroundTruthResolver(TOPICS, block_times, rounds=SqlRoundLookup(db), prices=prices, clock=clock)
+    resolver = GroundTruthResolver(TOPICS, block_times, rounds=QueryService(engine_of(db)), prices=prices, clock=clock)
     server = start_in_thread(resolver)
     yield server.base_url
     server.stop()
